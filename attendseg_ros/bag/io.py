@@ -1,0 +1,380 @@
+"""rosbag2 reading and writing with the pure-Python ``rosbags`` library (no rclpy).
+
+Images are ``sensor_msgs/msg/Image``; ground truth is a mono8 Image of class ids (void = the
+class table's void id). Frames are matched by header stamp, never by position in the bag.
+Every failure to read a bag becomes a :class:`BagError` naming the bag and the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import sqlite3
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterError
+from rosbags.typesys import Stores, get_typestore
+
+from .pairing import StampPairer
+
+LOGGER = logging.getLogger(__name__)
+
+IMAGE_TOPIC = "/camera/image_raw"
+CAMERA_INFO_TOPIC = "/camera/camera_info"
+GT_TOPIC = "/camera/labels_gt"
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+IMAGE_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
+LABEL_ENCODINGS = ("mono8", "8UC1")
+WRITE_ENCODINGS = ("rgb8", "bgr8")
+
+# What a camera driver offers (and `ros2 bag play` then offers): reliable, keep last 10, volatile.
+# A reliable publisher matches both reliable and best-effort subscribers.
+_NO_TIME = QosTime(0, 0)
+RECORDED_QOS = Qos(
+    history=QosHistory.KEEP_LAST,
+    depth=10,
+    reliability=QosReliability.RELIABLE,
+    durability=QosDurability.VOLATILE,
+    deadline=_NO_TIME,  # 0 = the RMW default (infinite)
+    lifespan=_NO_TIME,
+    liveliness=QosLiveliness.AUTOMATIC,
+    liveliness_lease_duration=_NO_TIME,
+    avoid_ros_namespace_conventions=False,
+)
+
+# Exceptions the rosbags readers let through for damaged files (truncated mcap chunks, broken sqlite).
+_READ_ERRORS = (
+    ReaderError, OSError, sqlite3.Error, EOFError, struct.error, ValueError, KeyError, IndexError, AssertionError
+)
+
+
+class BagError(ValueError):
+    """A bag cannot be written or read, or its content is not what the evaluation needs."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+@lru_cache(maxsize=1)
+def typestore() -> Any:
+    """The ROS 2 (kilted) typestore: sensor_msgs, std_msgs, builtin_interfaces."""
+    return get_typestore(Stores.ROS2_KILTED)
+
+
+def ns_to_stamp(ns: int) -> tuple[int, int]:
+    return int(ns) // 1_000_000_000, int(ns) % 1_000_000_000
+
+
+def stamp_to_ns(stamp: Any) -> int:
+    """``builtin_interfaces/Time`` (rosbags or rclpy) -> integer nanoseconds."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def _header(stamp_ns: int, frame_id: str) -> Any:
+    types = typestore().types
+    sec, nanosec = ns_to_stamp(stamp_ns)
+    stamp = types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec)
+    return types["std_msgs/msg/Header"](stamp=stamp, frame_id=frame_id)
+
+
+def image_message(array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str) -> Any:
+    """A rosbags ``sensor_msgs/Image`` of ``array``: (H, W, 3) RGB for rgb8/bgr8, (H, W) for mono8."""
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        raise ValueError(f"images must be uint8, got {array.dtype}")
+    if encoding in ("rgb8", "bgr8"):
+        if array.ndim != 3 or array.shape[2] != 3:
+            raise ValueError(f"{encoding} needs an (H, W, 3) RGB array, got shape {array.shape}")
+        if encoding == "bgr8":
+            array = array[..., ::-1]
+    elif encoding in LABEL_ENCODINGS:
+        if array.ndim != 2:
+            raise ValueError(f"{encoding} needs an (H, W) array, got shape {array.shape}")
+    else:
+        raise ValueError(f"cannot write encoding {encoding!r}; choose one of {WRITE_ENCODINGS + LABEL_ENCODINGS}")
+    height, width = array.shape[:2]
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    return typestore().types[IMAGE_TYPE](
+        header=_header(stamp_ns, frame_id),
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=0,
+        step=width * channels,
+        data=np.ascontiguousarray(array).reshape(-1),
+    )
+
+
+def camera_info_message(height: int, width: int, stamp_ns: int, frame_id: str, hfov_deg: float = 60.0) -> Any:
+    """A plausible pinhole ``CameraInfo`` (no distortion, square pixels, centred principal point)."""
+    types = typestore().types
+    focal = (width / 2.0) / math.tan(math.radians(hfov_deg) / 2.0)
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    k = np.array([focal, 0.0, cx, 0.0, focal, cy, 0.0, 0.0, 1.0])
+    p = np.array([focal, 0.0, cx, 0.0, 0.0, focal, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
+    return types[CAMERA_INFO_TYPE](
+        header=_header(stamp_ns, frame_id),
+        height=height,
+        width=width,
+        distortion_model="plumb_bob",
+        d=np.zeros(5),
+        k=k,
+        r=np.eye(3).reshape(-1),
+        p=p,
+        binning_x=0,
+        binning_y=0,
+        roi=types["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
+    )
+
+
+def _pixels(msg: Any, channels: int, where: str) -> np.ndarray:
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    data = np.asarray(msg.data, dtype=np.uint8).reshape(-1)
+    if height == 0 or width == 0:
+        raise ValueError(f"{where}: empty image ({width}x{height})")
+    if step < width * channels or data.size < step * height:
+        raise ValueError(
+            f"{where}: {msg.encoding} {width}x{height} needs step >= {width * channels} and "
+            f"{step * height} bytes, got step {step} and {data.size} bytes"
+        )
+    rows = data[: step * height].reshape(height, step)[:, : width * channels]
+    return rows.reshape(height, width, channels) if channels > 1 else rows.reshape(height, width)
+
+
+def decode_image(msg: Any, where: str = "image") -> np.ndarray:
+    """Image message -> (H, W, 3) uint8 RGB; ``ValueError`` naming the encoding when unsupported."""
+    encoding = str(msg.encoding)
+    if encoding in ("rgb8", "bgr8"):
+        rgb = _pixels(msg, 3, where)
+        return np.ascontiguousarray(rgb[..., ::-1]) if encoding == "bgr8" else rgb
+    if encoding in ("rgba8", "bgra8"):
+        rgba = _pixels(msg, 4, where)[..., :3]
+        return np.ascontiguousarray(rgba[..., ::-1] if encoding == "bgra8" else rgba)
+    if encoding == "mono8":
+        return np.repeat(_pixels(msg, 1, where)[..., None], 3, axis=2)
+    raise ValueError(f"{where}: unsupported image encoding {encoding!r}; expected one of {IMAGE_ENCODINGS}")
+
+
+def decode_labels(msg: Any, where: str = "labels") -> np.ndarray:
+    """mono8/8UC1 label image -> (H, W) uint8 class ids; ``ValueError`` for any other encoding."""
+    if str(msg.encoding) not in LABEL_ENCODINGS:
+        raise ValueError(f"{where}: label images must be one of {LABEL_ENCODINGS}, got encoding {msg.encoding!r}")
+    return _pixels(msg, 1, where)
+
+
+class BagWriter:
+    """Write a new rosbag2 (metadata version 9) with images, camera info and label images.
+
+    Refuses an existing ``path`` unless ``force``; with ``force`` only a previous bag (a folder
+    with ``metadata.yaml``) or an empty folder is replaced. On an exception the partial bag is removed.
+    """
+
+    def __init__(self, path: str | Path, storage: str = "mcap", force: bool = False) -> None:
+        self.path = Path(path)
+        if storage not in STORAGES:
+            raise BagError(self.path, f"unknown storage {storage!r}; choose one of {sorted(STORAGES)}")
+        if self.path.exists():
+            if not force:
+                raise BagError(self.path, "exists already; pass --force (force=True) to overwrite it")
+            if self.path.is_dir() and any(self.path.iterdir()) and not (self.path / "metadata.yaml").is_file():
+                raise BagError(self.path, "exists and is not a rosbag2 folder (no metadata.yaml); not deleting it")
+            if self.path.is_dir():
+                shutil.rmtree(self.path)
+            else:
+                self.path.unlink()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.storage = storage
+        self._writer = Writer(self.path, version=9, storage_plugin=STORAGES[storage])
+        self._connections: dict[str, Any] = {}
+
+    def __enter__(self) -> BagWriter:
+        try:
+            self._writer.open()
+        except WriterError as exc:
+            raise BagError(self.path, str(exc)) from exc
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is None:
+            self._writer.close()
+            return
+        try:
+            self._writer.abort()
+        finally:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def set_custom_data(self, key: str, value: str) -> None:
+        self._writer.set_custom_data(key, value)
+
+    def add_topic(self, topic: str, msgtype: str, qos: Qos = RECORDED_QOS) -> None:
+        self._connections[topic] = self._writer.add_connection(
+            topic, msgtype, typestore=typestore(), offered_qos_profiles=[qos]
+        )
+
+    def write(self, topic: str, msg: Any, log_time_ns: int) -> None:
+        connection = self._connections[topic]
+        self._writer.write(connection, int(log_time_ns), typestore().serialize_cdr(msg, connection.msgtype))
+
+
+@dataclass(frozen=True)
+class TopicSummary:
+    msgtype: str | None
+    count: int
+
+
+@dataclass
+class BagFrame:
+    """One image with its ground truth. ``raw_image`` is the CDR of the recorded Image message."""
+
+    stamp_ns: int
+    log_time_ns: int
+    raw_image: bytes
+    labels: np.ndarray  # (H, W) uint8 class ids
+    image: np.ndarray | None = None  # (H, W, 3) RGB when decoded
+
+
+def _open_reader(path: Path) -> Reader:
+    if not path.exists():
+        raise BagError(path, "does not exist")
+    try:
+        reader = Reader(path)
+        reader.open()
+    except _READ_ERRORS as exc:
+        raise BagError(path, f"not a readable rosbag2 ({type(exc).__name__}: {exc})") from exc
+    return reader
+
+
+def bag_topics(path: str | Path) -> dict[str, TopicSummary]:
+    """Topics of a bag with their message type and count (from its metadata)."""
+    path = Path(path)
+    reader = _open_reader(path)
+    try:
+        return {name: TopicSummary(info.msgtype, int(info.msgcount)) for name, info in reader.topics.items()}
+    finally:
+        reader.close()
+
+
+def _check_topic(path: Path, topics: dict[str, Any], topic: str, role: str) -> None:
+    if topic not in topics:
+        available = ", ".join(f"{t} ({i.msgtype})" for t, i in sorted(topics.items())) or "none"
+        raise BagError(path, f"has no {role} topic {topic!r}; topics in the bag: {available}")
+    if topics[topic].msgtype != IMAGE_TYPE:
+        raise BagError(path, f"{role} topic {topic!r} has type {topics[topic].msgtype}, expected {IMAGE_TYPE}")
+
+
+class LabelledFrames:
+    """Iterate the frames of a bag that have both an image and ground truth, in recording order.
+
+    Pairing is by header stamp with at most ``max_pending`` unmatched messages held per topic.
+    After iteration, ``missing_images`` (ground truth without an image), ``missing_labels``
+    (images without ground truth) and ``frames`` (pairs yielded) are set; ``frames_missing`` is
+    the sum of the first two. Damaged data raises :class:`BagError`.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        image_topic: str = IMAGE_TOPIC,
+        gt_topic: str = GT_TOPIC,
+        decode: bool = True,
+        max_pending: int = 100,
+    ) -> None:
+        self.path = Path(path)
+        self.image_topic = image_topic
+        self.gt_topic = gt_topic
+        self.decode = decode
+        self.max_pending = max_pending
+        reader = _open_reader(self.path)
+        try:
+            topics = reader.topics
+            _check_topic(self.path, topics, image_topic, "image")
+            _check_topic(self.path, topics, gt_topic, "ground-truth")
+            self.expected_images = int(topics[image_topic].msgcount)
+            self.expected_labels = int(topics[gt_topic].msgcount)
+        finally:
+            reader.close()
+        self.frames = 0
+        self.missing_images = 0
+        self.missing_labels = 0
+        self.duplicates = 0
+
+    @property
+    def frames_missing(self) -> int:
+        return self.missing_images + self.missing_labels
+
+    def __len__(self) -> int:
+        """Upper bound of the frames yielded (the fewer of the two topics' message counts)."""
+        return min(self.expected_images, self.expected_labels)
+
+    def __iter__(self) -> Iterator[BagFrame]:
+        store = typestore()
+        pairer: StampPairer[tuple[int, bytes], np.ndarray] = StampPairer(max_pending=self.max_pending)
+        reader = _open_reader(self.path)
+        where = ""
+        try:
+            connections = [c for c in reader.connections if c.topic in (self.image_topic, self.gt_topic)]
+            for connection, log_time, raw in reader.messages(connections=connections):
+                where = f"{connection.topic} message at log time {log_time}"
+                msg = store.deserialize_cdr(raw, connection.msgtype)
+                stamp = stamp_to_ns(msg.header.stamp)
+                if connection.topic == self.image_topic:
+                    if str(msg.encoding) not in IMAGE_ENCODINGS:
+                        raise BagError(
+                            self.path,
+                            f"{where}: unsupported image encoding {msg.encoding!r}; expected one of {IMAGE_ENCODINGS}",
+                        )
+                    pair = pairer.add_left(stamp, (log_time, bytes(raw)))
+                else:
+                    try:
+                        labels = decode_labels(msg, where)
+                    except ValueError as exc:
+                        raise BagError(self.path, str(exc)) from exc
+                    pair = pairer.add_right(stamp, labels)
+                if pair is not None:
+                    yield self._frame(*pair)
+        except BagError:
+            raise
+        except _READ_ERRORS as exc:
+            detail = f" ({where})" if where else ""
+            raise BagError(self.path, f"unreadable or damaged{detail}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            reader.close()
+        pairer.flush()
+        self.missing_images += pairer.missing_left
+        self.missing_labels += pairer.missing_right
+        self.duplicates += pairer.duplicates
+        if pairer.missing:
+            LOGGER.warning(
+                "%s: %d ground-truth frames without an image, %d images without ground truth",
+                self.path, pairer.missing_left, pairer.missing_right,
+            )
+
+    def _frame(self, stamp: int, image: tuple[int, bytes], labels: np.ndarray) -> BagFrame:
+        log_time, raw = image
+        self.frames += 1
+        frame = BagFrame(stamp, log_time, raw, labels)
+        if self.decode:
+            where = f"{self.image_topic} at stamp {stamp}"
+            try:
+                frame.image = decode_image(typestore().deserialize_cdr(raw, IMAGE_TYPE), where)
+            except ValueError as exc:
+                raise BagError(self.path, str(exc)) from exc
+            if frame.image.shape[:2] != labels.shape:
+                raise BagError(
+                    self.path,
+                    f"{where}: image is {frame.image.shape[1]}x{frame.image.shape[0]} but its ground truth "
+                    f"is {labels.shape[1]}x{labels.shape[0]}",
+                )
+        return frame

@@ -1,0 +1,199 @@
+"""attendseg-demo (``make demo``): the segmentation node on CamVid frames, end to end over DDS.
+
+With CamVid available (``--camvid``, ``$CAMVID_DIR`` or ``../shared/camvid``) it starts the real
+node as its own process, plays validation frames onto ``/camera/image_raw`` one at a time, receives
+labels and overlay, and writes overlay PNGs and ``summary.json`` (fps, latency, class histogram,
+accuracy against the annotations) to ``demo_out/``. Without CamVid it starts the node and says
+which topic it is waiting on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+TOPIC = "/camera/image_raw"
+START_TIMEOUT = 600.0  # a TensorRT engine build can take minutes
+FRAME_TIMEOUT = 30.0
+
+
+def find_camvid(explicit: str | Path | None = None) -> Path | None:
+    """The CamVid folder: ``explicit``, ``$CAMVID_DIR``, or ``shared/camvid`` beside the repo or the cwd."""
+    if explicit:
+        if not (Path(explicit) / "val").is_dir():
+            raise FileNotFoundError(f"{explicit}: not a CamVid folder (no val/ inside)")
+        return Path(explicit)
+    package_root = Path(__file__).resolve().parents[2]
+    candidates = [os.environ.get("CAMVID_DIR"), package_root.parent / "shared" / "camvid",
+                  Path.cwd().parent / "shared" / "camvid", Path.cwd() / "shared" / "camvid"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "val").is_dir():
+            return Path(candidate)
+    return None
+
+
+def node_arguments(model: str | None, backend: str, topic: str, threads: int = 0,
+                   options: tuple[str, ...] = ()) -> list[str]:
+    """--ros-args parameters of the node for one camera topic."""
+    args = ["-p", f"camera_topics:=[{topic}]", "-p", f"backend:={backend}", "-p", f"threads:={threads}"]
+    if model:
+        args += ["-p", f"model:={Path(model).resolve()}"]
+    if options:
+        args += ["-p", f"backend_options:=[{','.join(options)}]"]
+    return args
+
+
+def wait_for_node(topic: str, model: str | None, backend: str) -> dict[str, Any]:
+    """No input: run the node in the foreground until Ctrl-C, saying where it listens."""
+    from ..ros.harness import start_node, stop_node
+    from ..ros.segmentation_node import output_prefix
+
+    process = start_node(None, *node_arguments(model, backend, topic))
+    prefix = output_prefix(topic)
+    print(f"No CamVid found (set CAMVID_DIR or pass --camvid). The node is waiting for sensor_msgs/Image on {topic};"
+          f" results appear on {prefix}/{{labels,drivable_mask,confidence,overlay,info}}. Ctrl-C stops it.",
+          flush=True)
+    try:
+        code = process.wait()
+    except KeyboardInterrupt:  # Ctrl-C in a terminal reaches the node too: let it finish first
+        try:
+            code = process.wait(10)
+        except subprocess.TimeoutExpired:
+            code = stop_node(process)
+    return {"waiting_on": topic, "outputs": prefix, "exit_code": code}
+
+
+def run_demo(camvid: Path, frames: int = 30, model: str | None = None, backend: str = "onnxruntime",
+             out: Path = Path("demo_out"), topic: str = TOPIC, threads: int = 0) -> dict[str, Any]:
+    """Play ``frames`` CamVid val frames through the node process; write overlays + summary.json."""
+    from sensor_msgs.msg import Image
+
+    from ..data import CamVid
+    from ..metrics import confusion_matrix, summarize
+    from ..msg import SegmentationInfo
+    from ..ros.harness import LATCHED, RELIABLE, Graph, start_node, stop_node
+    from ..ros.image_conversion import array_to_image
+    from ..ros.segmentation_node import output_prefix
+
+    dataset = CamVid(camvid, "val")
+    count = min(frames, len(dataset))
+    out.mkdir(parents=True, exist_ok=True)
+    prefix = output_prefix(topic)
+    process = start_node(out / "node.log", *node_arguments(model, backend, topic, threads))
+    graph = Graph("attendseg_demo")
+    try:
+        received: dict[str, dict[tuple[int, int], tuple[Any, float]]] = {"labels": {}, "overlay": {}}
+
+        def keep(name: str, msg: Image) -> None:
+            received[name][(msg.header.stamp.sec, msg.header.stamp.nanosec)] = (msg, time.time())
+
+        for name in received:
+            graph.node.create_subscription(Image, f"{prefix}/{name}", lambda m, n=name: keep(n, m), RELIABLE)
+        infos = graph.collect(SegmentationInfo, f"{prefix}/info", LATCHED)
+        graph.spin_until(lambda: infos or process.poll() is not None, START_TIMEOUT, "the node to load its model")
+        if process.poll() is not None:
+            raise RuntimeError(f"the node exited with {process.returncode}:\n{(out / 'node.log').read_text()[-3000:]}")
+        info = infos[-1]
+        publisher = graph.publisher(topic)
+        graph.spin_until(lambda: publisher.get_subscription_count() > 0, FRAME_TIMEOUT, f"the node to read {topic}")
+        num_classes = len(info.class_names)
+        histogram = np.zeros(256, np.int64)
+        confusion = np.zeros((num_classes, num_classes), np.int64)
+        latencies = []
+        start = time.monotonic()
+        for index in range(count):
+            rgb, truth = dataset[index]
+            frame_msg = array_to_image(rgb, _header(graph))
+            key = (frame_msg.header.stamp.sec, frame_msg.header.stamp.nanosec)
+            graph.publish_until(topic, frame_msg, lambda k=key: all(k in r for r in received.values()),
+                                FRAME_TIMEOUT, f"the results of frame {index}")
+            labels_msg, labels_time = received["labels"][key]
+            latencies.append((labels_time - (key[0] + key[1] * 1e-9)) * 1e3)  # stamp -> labels received
+            labels = np.frombuffer(labels_msg.data, np.uint8).reshape(labels_msg.height, labels_msg.width)
+            histogram += np.bincount(labels.ravel(), minlength=256)
+            if labels.shape == truth.shape and labels.max() < num_classes:
+                confusion += confusion_matrix(truth, labels, num_classes)
+            overlay_msg, _ = received["overlay"][key]
+            overlay = np.frombuffer(overlay_msg.data, np.uint8).reshape(overlay_msg.height, overlay_msg.width, 3)
+            name = dataset.samples[index].image.stem
+            cv2.imwrite(str(out / f"overlay_{index:03d}_{name}.png"), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+        elapsed = time.monotonic() - start
+    finally:
+        graph.close()
+        stop_node(process)
+    names = [*info.class_names, *(["void"] if histogram[info.void_id] else [])]
+    ids = [*range(num_classes), *([info.void_id] if histogram[info.void_id] else [])]
+    total = max(int(histogram.sum()), 1)
+    accuracy = summarize(confusion, count)
+    summary = {
+        "model": info.model_name,
+        "backend": info.backend,
+        "precision": info.precision,
+        "model_input": [info.input_height, info.input_width],
+        "topic": topic,
+        "frames": count,
+        "fps": count / elapsed,
+        "latency_ms": {"p50": float(np.percentile(latencies, 50)), "p99": float(np.percentile(latencies, 99)),
+                       "mean": float(np.mean(latencies))},
+        "class_histogram": {n: round(float(histogram[i]) / total, 4) for n, i in zip(names, ids, strict=True)},
+        "pixel_accuracy": accuracy["pixel_accuracy"],
+        "miou": accuracy["miou"],
+        "out": str(out),
+        "note": "frames are played one at a time (each waits for its result), so fps = 1 / round-trip time",
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _header(graph: Any) -> Any:
+    from std_msgs.msg import Header
+
+    header = Header(frame_id="camera")
+    header.stamp = graph.node.get_clock().now().to_msg()
+    return header
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="attendseg-demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--camvid", help="CamVid folder (default: $CAMVID_DIR or ../shared/camvid)")
+    parser.add_argument("--frames", type=int, default=30, help="val frames to play (default 30)")
+    parser.add_argument("--model", help="model file (default: the embedded model)")
+    parser.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "torch", "tensorrt"])
+    parser.add_argument("--threads", type=int, default=0, help="backend CPU threads (0 = default)")
+    parser.add_argument("--topic", default=TOPIC, help=f"camera topic (default {TOPIC})")
+    parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default demo_out/)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        camvid = find_camvid(args.camvid)
+        if camvid is None:
+            return wait_for_node(args.topic, args.model, args.backend)["exit_code"]
+        summary = run_demo(camvid, args.frames, args.model, args.backend, args.out, args.topic, args.threads)
+    except (RuntimeError, FileNotFoundError, AssertionError) as exc:  # the node failed, or timed out
+        print(f"attendseg-demo: {exc}", file=sys.stderr)
+        return 1
+    top = sorted(summary["class_histogram"].items(), key=lambda kv: -kv[1])[:5]
+    print(f"attendseg demo: {summary['frames']} CamVid val frames through {summary['model']} "
+          f"({summary['backend']}, {summary['precision']}) over DDS")
+    print(f"  {summary['fps']:.1f} fps (one frame at a time), latency p50 {summary['latency_ms']['p50']:.1f} ms, "
+          f"p99 {summary['latency_ms']['p99']:.1f} ms")
+    print(f"  pixel accuracy {summary['pixel_accuracy']:.3f}, mIoU {summary['miou']:.3f} on these frames")
+    print("  classes: " + ", ".join(f"{n} {v:.0%}" for n, v in top))
+    print(f"  overlays and summary.json in {summary['out']}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,179 @@
+"""Evaluation reports: confusion-matrix and per-class IoU plots, colour overlays, a Markdown summary.
+
+Plain functions over arrays, shared by ``attendseg-eval --plots`` and ``attendseg-evaluate-bag --report``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def _pyplot():  # returns matplotlib.pyplot
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def overlay(rgb: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Blend the class colours of ``labels`` over ``rgb``: ``(1 - alpha) * rgb + alpha * palette[labels]``.
+
+    ``palette`` is ``(K, 3)`` uint8 (e.g. ``ClassTable.palette()``, 256 entries); labels at another
+    resolution than ``rgb`` are resized nearest-neighbour. Returns uint8 RGB of ``rgb``'s size.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must be (H, W, 3), got {rgb.shape}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    palette = np.asarray(palette, np.uint8)
+    if labels.shape != rgb.shape[:2]:
+        labels = cv2.resize(labels, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
+    if labels.size and int(labels.max()) >= len(palette):
+        raise ValueError(f"label id {int(labels.max())} has no palette colour ({len(palette)} colours)")
+    colours = palette[labels]
+    return cv2.addWeighted(rgb.astype(np.uint8), 1.0 - alpha, colours, alpha, 0.0)
+
+
+def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str | Path, normalize: bool = True) -> Path:
+    """Confusion matrix as a PNG (rows = ground truth, columns = prediction; row-normalised by default)."""
+    confusion = np.asarray(confusion)
+    if confusion.shape != (len(class_names), len(class_names)):
+        raise ValueError(f"confusion {confusion.shape} does not match {len(class_names)} class names")
+    values = confusion.astype(np.float64)
+    if normalize:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = np.nan_to_num(values / values.sum(axis=1, keepdims=True))
+    plt = _pyplot()
+    size = max(5.0, 0.55 * len(class_names) + 2.0)
+    fig, ax = plt.subplots(figsize=(size, size))
+    image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else None)
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, labels=list(class_names), rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(ticks, labels=list(class_names), fontsize=8)
+    ax.set_xlabel("prediction")
+    ax.set_ylabel("ground truth")
+    if len(class_names) <= 20:
+        for row in range(len(class_names)):
+            for col in range(len(class_names)):
+                text = f"{values[row, col]:.2f}" if normalize else str(int(values[row, col]))
+                colour = "white" if values[row, col] > values.max() / 2 else "black"
+                ax.text(col, row, text, ha="center", va="center", fontsize=6, color=colour)
+    ax.set_title("confusion matrix" + (" (row-normalised)" if normalize else ""))
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_class_iou(class_iou: Sequence[float | None], names: Sequence[str], path: str | Path) -> Path:
+    """Horizontal bars of per-class IoU (None/NaN drawn as an empty bar marked 'n/a')."""
+    if len(class_iou) != len(names):
+        raise ValueError(f"{len(class_iou)} IoU values for {len(names)} class names")
+    values = [float("nan") if v is None else float(v) for v in class_iou]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, max(3.0, 0.35 * len(names) + 1.0)))
+    positions = np.arange(len(names))
+    ax.barh(positions, [0.0 if math.isnan(v) else v for v in values], color="tab:blue")
+    for pos, value in zip(positions, values, strict=True):
+        ax.text(0.01 if math.isnan(value) else value + 0.01, pos, "n/a" if math.isnan(value) else f"{value:.3f}",
+                va="center", fontsize=8)
+    ax.set_yticks(positions, labels=list(names), fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0.0, 1.1)
+    ax.set_xlabel("IoU")
+    finite = [v for v in values if not math.isnan(v)]
+    if finite:
+        ax.axvline(float(np.mean(finite)), color="tab:red", linestyle="--", label=f"mIoU {np.mean(finite):.3f}")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("per-class IoU")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_png(path: str | Path, rgb: np.ndarray) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"cannot write {path}")
+    return path
+
+
+def _fmt(value: object, percent: bool = True) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float):
+        return f"{100 * value:.2f} %" if percent else f"{value:.2f}"
+    return str(value)
+
+
+def write_report(
+    directory: str | Path,
+    report: Mapping[str, object],
+    confusion: np.ndarray,
+    class_names: Sequence[str],
+    palette: np.ndarray,
+    samples: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = (),
+    title: str = "AttendSeg evaluation",
+    details: Mapping[str, object] | None = None,
+    alpha: float = 0.5,
+) -> Path:
+    """Write ``report.md``, ``report.json``, ``confusion.png``, ``class_iou.png`` and overlays to ``directory``.
+
+    ``samples`` are ``(name, rgb, ground_truth, prediction)``; each becomes one PNG with the frame,
+    the ground-truth overlay and the prediction overlay side by side. Returns the Markdown path.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    plot_confusion(confusion, class_names, directory / "confusion.png")
+    plot_class_iou(report["class_iou"], class_names, directory / "class_iou.png")  # type: ignore[arg-type]
+    (directory / "report.json").write_text(json.dumps(dict(report), indent=2) + "\n", encoding="utf-8")
+    overlays = []
+    for name, rgb, truth, prediction in samples:
+        panel = np.concatenate(
+            [rgb, overlay(rgb, truth, palette, alpha), overlay(rgb, prediction, palette, alpha)], axis=1
+        )
+        overlays.append(write_png(directory / f"overlay_{name}.png", panel).name)
+    lines = [f"# {title}", ""]
+    for key, value in (details or {}).items():
+        lines.append(f"- **{key}**: {value}")
+    if details:
+        lines.append("")
+    lines += [
+        "| metric | value |",
+        "|---|---|",
+        f"| pixel accuracy | {_fmt(report.get('pixel_accuracy'))} |",
+        f"| mean class accuracy | {_fmt(report.get('mean_class_accuracy'))} |",
+        f"| mIoU | {_fmt(report.get('miou'))} |",
+        f"| frames | {_fmt(report.get('frames'))} |",
+    ]
+    if "frames_missing" in report:
+        lines.append(f"| frames missing | {_fmt(report.get('frames_missing'))} |")
+    for key, label in (("latency_ms_p50", "latency p50 (ms)"), ("latency_ms_p99", "latency p99 (ms)"), ("fps", "fps")):
+        if key in report:
+            lines.append(f"| {label} | {_fmt(report.get(key), percent=False)} |")
+    lines += ["", "## Per-class IoU", "", "| class | IoU |", "|---|---|"]
+    for name, value in zip(class_names, report["class_iou"], strict=True):  # type: ignore[call-overload]
+        lines.append(f"| {name} | {_fmt(value)} |")
+    lines += ["", "![per-class IoU](class_iou.png)", "", "![confusion matrix](confusion.png)", ""]
+    if overlays:
+        lines += ["## Samples (frame | ground truth | prediction)", ""]
+        lines += [f"![{name}]({name})" for name in overlays]
+        lines.append("")
+    path = directory / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

@@ -1,0 +1,233 @@
+"""``attendseg-evaluate``: score a labels topic against a ground-truth topic, live.
+
+Subscribes to predicted labels (``labels_topic``, mono8 class ids, e.g. the segmentation node's
+``<ns>/segmentation/labels``) and ground truth (``ground_truth_topic``, mono8, e.g. a bag's
+``/camera/labels_gt`` played with ``ros2 bag play``), pairs them by header stamp, accumulates one
+confusion matrix with the shared metrics and publishes ``attendseg_ros/msg/EvaluationReport``
+every ``report_period`` seconds and once more at the end (``final: true``). The end comes after
+``expected_frames`` frames, after ``idle_timeout`` seconds without messages, or on shutdown; the
+final report is also written to ``output_json``. Frames whose partner does not arrive within
+``pair_timeout`` are counted in ``frames_missing``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from rcl_interfaces.msg import ParameterType
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+
+from ..bag.scoring import StreamEvaluator
+from ..data.classes import ClassTable, load_class_table
+from ..msg import EvaluationReport
+from .parameters import Spec
+
+_S, _B, _I, _F = (
+    ParameterType.PARAMETER_STRING,
+    ParameterType.PARAMETER_BOOL,
+    ParameterType.PARAMETER_INTEGER,
+    ParameterType.PARAMETER_DOUBLE,
+)
+
+SPECS: tuple[Spec, ...] = (
+    Spec("labels_topic", "/camera/segmentation/labels", _S, "Predicted labels (mono8 class ids).", read_only=True),
+    Spec("ground_truth_topic", "/camera/labels_gt", _S, "Ground-truth labels (mono8, void = the class table's "
+         "void id).", read_only=True),
+    Spec("report_topic", "evaluation/report", _S, "Where attendseg_ros/msg/EvaluationReport is published.",
+         read_only=True),
+    Spec("classes", "camvid11", _S, "Class table: a name in config/ (camvid11, camvid32) or a YAML path.",
+         read_only=True),
+    Spec("reliability", "reliable", _S, "QoS reliability of both subscriptions (a reliable subscription does not "
+         "match best-effort publishers).", read_only=True, choices=("reliable", "best_effort")),
+    Spec("queue_depth", 50, _I, "QoS history depth of both subscriptions.", read_only=True, int_range=(1, 1000)),
+    Spec("report_period", 1.0, _F, "Seconds between intermediate reports.", read_only=True,
+         float_range=(0.05, 3600.0)),
+    Spec("pair_timeout", 5.0, _F, "Seconds a frame waits for its partner before it counts as missing.",
+         read_only=True, float_range=(0.01, 3600.0)),
+    Spec("max_pending", 100, _I, "Most unpaired frames held per topic; older ones count as missing.",
+         read_only=True, int_range=(1, 100000)),
+    Spec("expected_frames", 0, _I, "End after this many frames (scored + missing); 0 = no limit.", read_only=True,
+         int_range=(0, 2**31 - 1)),
+    Spec("idle_timeout", 0.0, _F, "End this many seconds after the last message (once one came); 0 = never.",
+         read_only=True, float_range=(0.0, 86400.0)),
+    Spec("output_json", "", _S, "Write the final report as JSON here; empty = do not write.", read_only=True),
+    Spec("shutdown_on_final", True, _B, "Exit the process after the final report (ends a launch).",
+         read_only=True),
+)
+
+
+def image_labels(msg: Image) -> np.ndarray:
+    """mono8/8UC1 ``Image`` -> (H, W) uint8 copy; ``ValueError`` naming the problem otherwise."""
+    if msg.encoding not in ("mono8", "8UC1"):
+        raise ValueError(f"expected mono8 labels, got encoding {msg.encoding!r}")
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height == 0 or width == 0 or step < width or len(msg.data) != step * height:
+        raise ValueError(f"{width}x{height} step {step} does not match {len(msg.data)} bytes")
+    return np.frombuffer(msg.data, np.uint8).reshape(height, step)[:, :width].copy()
+
+
+class EvaluationNode(Node):
+    """Pairs labels with ground truth by stamp and publishes running accuracy reports."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("attendseg_evaluate", **kwargs)
+        for spec in SPECS:
+            self.declare_parameter(spec.name, spec.default, spec.descriptor())
+        value = {spec.name: self.get_parameter(spec.name).value for spec in SPECS}
+        for spec in SPECS:
+            if spec.choices and value[spec.name] not in spec.choices:
+                raise ValueError(f"parameter {spec.name}: {value[spec.name]!r} is not one of {list(spec.choices)}")
+        self.classes: ClassTable = load_class_table(value["classes"])
+        self.evaluator = StreamEvaluator(
+            self.classes.num_classes, max_pending=value["max_pending"], timeout=value["pair_timeout"]
+        )
+        self.expected_frames = int(value["expected_frames"])
+        self.idle_timeout = float(value["idle_timeout"])
+        self.output_json = str(value["output_json"])
+        self.shutdown_on_final = bool(value["shutdown_on_final"])
+        self.finished = False
+        self._last_error = 0.0
+        self.invalid_messages = 0
+        reliable = value["reliability"] == "reliable"
+        reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=value["queue_depth"], reliability=reliability)
+        self.report_publisher = self.create_publisher(EvaluationReport, value["report_topic"], 10)
+        self.create_subscription(Image, value["labels_topic"], self._on_labels, qos)
+        self.create_subscription(Image, value["ground_truth_topic"], self._on_ground_truth, qos)
+        self.create_timer(value["report_period"], self._on_timer)
+        self.get_logger().info(
+            f"scoring {value['labels_topic']} against {value['ground_truth_topic']} "
+            f"({self.classes.num_classes} classes of {self.classes.name})"
+        )
+
+    def _receive(self, msg: Image, what: str) -> tuple[int, np.ndarray] | None:
+        if self.finished:
+            return None
+        try:
+            labels = image_labels(msg)
+        except ValueError as exc:  # not counted here: its partner will count as missing
+            self.invalid_messages += 1
+            self._error(f"{what} at stamp {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d} rejected: {exc}")
+            return None
+        return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, labels
+
+    def _on_labels(self, msg: Image) -> None:
+        received = self._receive(msg, "labels")
+        if received is not None:
+            self._add(self.evaluator.add_prediction, *received)
+
+    def _on_ground_truth(self, msg: Image) -> None:
+        received = self._receive(msg, "ground truth")
+        if received is not None:
+            self._add(self.evaluator.add_ground_truth, *received)
+
+    def _add(self, add: Callable[[int, np.ndarray], None], stamp: int, labels: np.ndarray) -> None:
+        try:
+            add(stamp, labels)
+        except ValueError as exc:
+            self._error(str(exc))
+        self._check_end()
+
+    def _error(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self._last_error >= 5.0:
+            self._last_error = now
+            self.get_logger().error(text)
+
+    def _check_end(self) -> None:
+        done = self.evaluator.frames + self.evaluator.frames_missing
+        if self.expected_frames and done >= self.expected_frames:
+            self.get_logger().info(f"all {self.expected_frames} expected frames seen")
+            self.finish()
+
+    def _on_timer(self) -> None:
+        if self.finished:
+            return
+        self.evaluator.expire()
+        last = self.evaluator.last_message
+        if self.idle_timeout > 0 and last is not None and time.monotonic() - last > self.idle_timeout:
+            self.get_logger().info(f"no message for {self.idle_timeout:.1f} s: ending the evaluation")
+            self.finish()
+            return
+        self._check_end()
+        if not self.finished:
+            self.publish_report(final=False)
+
+    def report(self) -> dict[str, object]:
+        return self.evaluator.report()
+
+    def publish_report(self, final: bool) -> None:
+        report = self.report()
+        msg = EvaluationReport()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.final = final
+        msg.frames = int(report["frames"])  # type: ignore[call-overload]
+        msg.frames_missing = int(report["frames_missing"])  # type: ignore[call-overload]
+
+        def number(key: str) -> float:
+            value = report.get(key)
+            return math.nan if value is None else float(value)  # type: ignore[arg-type]
+
+        msg.pixel_accuracy = number("pixel_accuracy")
+        msg.mean_class_accuracy = number("mean_class_accuracy")
+        msg.miou = number("miou")
+        msg.class_names = list(self.classes.names)
+        msg.class_iou = [math.nan if v is None else float(v) for v in report["class_iou"]]  # type: ignore[attr-defined]
+        msg.latency_ms_p50 = number("latency_ms_p50")
+        msg.latency_ms_p99 = number("latency_ms_p99")
+        msg.fps = number("fps")
+        self.report_publisher.publish(msg)
+
+    def finish(self) -> dict[str, object]:
+        """Count what is still unpaired as missing, publish the final report, write the JSON."""
+        if self.finished:
+            return self.report()
+        self.evaluator.finish()
+        self.finished = True
+        report = self.report()
+        if self.output_json:
+            path = Path(self.output_json)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        if rclpy.ok(context=self.context):
+            self.publish_report(final=True)
+        self.get_logger().info(
+            f"final: {report['frames']} frames, {report['frames_missing']} missing, miou {report['miou']}"
+            + (f", written to {self.output_json}" if self.output_json else "")
+        )
+        return report
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        try:
+            node = EvaluationNode()
+        except (ValueError, FileNotFoundError) as exc:  # bad parameters: one clear line, no traceback
+            print(f"attendseg-evaluate: error: {exc}", file=sys.stderr)
+            rclpy.try_shutdown()
+            sys.exit(2)
+        while rclpy.ok() and not (node.finished and node.shutdown_on_final):
+            rclpy.spin_once(node, timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.finish()
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

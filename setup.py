@@ -1,0 +1,53 @@
+"""pip/venv installation of attendseg_ros (colcon on a ROS install uses CMakeLists.txt; see README)."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "attendseg_ros"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    package_data={PACKAGE: ["weights/*.safetensors", "weights/*.json", "weights/*.onnx"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/msg", glob("msg/*.msg")),
+    ],
+    python_requires=">=3.10",
+    install_requires=[
+        "numpy",
+        "opencv-python-headless",
+        "torch",  # install the pinned CPU wheel first (Makefile): an unpinned torch pulls CUDA
+        "onnx",
+        "onnxruntime",
+        "safetensors",
+        "pyyaml",
+        "tqdm",
+        "matplotlib",
+        "rosbags",
+    ],
+    extras_require={"test": ["pytest", "pytest-timeout", "ruff"]},
+    zip_safe=False,
+    maintainer="attendseg_ros developers",
+    description="On-device semantic segmentation (AttendSeg) for ROS 2",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "attendseg-complexity = attendseg_ros.cli.complexity:main",
+            "attendseg-train = attendseg_ros.cli.train:main",
+            "attendseg-eval = attendseg_ros.cli.evaluate:main",
+            "attendseg-export = attendseg_ros.cli.export:main",
+            "attendseg-bench = attendseg_ros.cli.bench:main",
+            "attendseg-demo = attendseg_ros.cli.demo:main",
+            "attendseg-segment = attendseg_ros.ros.segmentation_node:main",
+            "attendseg-evaluate = attendseg_ros.ros.evaluation_node:main",
+            "attendseg-camvid-to-bag = attendseg_ros.cli.camvid_to_bag:main",
+            "attendseg-evaluate-bag = attendseg_ros.cli.evaluate_bag:main",
+        ],
+    },
+)

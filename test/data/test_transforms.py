@@ -1,0 +1,64 @@
+"""The shared preprocessing and the batched augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from attendseg_ros.data import Augmentation, Normalization, preprocess
+
+
+def test_preprocess_normalises_per_channel() -> None:
+    frame = np.zeros((4, 6, 3), np.uint8)
+    frame[..., 0], frame[..., 1], frame[..., 2] = 0, 255, 51
+    norm = Normalization(mean=(0.5, 0.5, 0.2), std=(0.5, 0.25, 0.1))
+    x = preprocess(frame, None, norm)
+    assert x.shape == (1, 3, 4, 6) and x.dtype == np.float32
+    assert np.allclose(x[0, 0], -1.0) and np.allclose(x[0, 1], 2.0) and np.allclose(x[0, 2], 0.0, atol=1e-6)
+
+
+def test_preprocess_resizes_and_numpy_matches_torch() -> None:
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (2, 30, 40, 3), dtype=np.uint8)
+    x = preprocess(frames, (15, 20))
+    assert x.shape == (2, 3, 15, 20)
+    same_size = preprocess(frames)
+    assert np.allclose(preprocess(torch.from_numpy(frames)).numpy(), same_size, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "bad", [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.float32), np.zeros((1, 4, 4, 4), np.uint8)]
+)
+def test_preprocess_refuses_bad_frames(bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        preprocess(bad)
+
+
+def test_augmentation_keeps_labels_aligned() -> None:
+    # A frame whose colour encodes its label: after any scale/crop/flip the two still agree.
+    labels = np.zeros((60, 80), np.uint8)
+    labels[:, 40:] = 1
+    labels[30:, :] = 2
+    colors = np.array([[200, 0, 0], [0, 200, 0], [0, 0, 200]], np.uint8)
+    images = torch.from_numpy(colors[labels][None].repeat(4, 0))
+    aug = Augmentation(crop=(32, 48), scale_range=(0.8, 1.2), brightness=0, contrast=0, saturation=0)
+    out_images, out_labels = aug(
+        images, torch.from_numpy(labels[None].repeat(4, 0)), 11, torch.Generator().manual_seed(1)
+    )
+    assert out_images.shape == (4, 32, 48, 3) and out_labels.shape == (4, 32, 48)
+    assert out_images.dtype == torch.uint8 and out_labels.dtype == torch.uint8
+    inside = out_labels != 11
+    predicted = out_images.float().argmax(dim=-1)
+    # away from class borders (bilinear blending), colour and label agree
+    agree = (predicted == out_labels.long())[inside].float().mean()
+    assert agree > 0.95
+
+
+def test_augmentation_pads_with_void_outside_the_frame() -> None:
+    images = torch.full((1, 10, 10, 3), 100, dtype=torch.uint8)
+    labels = torch.zeros((1, 10, 10), dtype=torch.uint8)
+    aug = Augmentation(crop=(40, 40), scale_range=(1.0, 1.0), flip=False, brightness=0, contrast=0, saturation=0)
+    _, out_labels = aug(images, labels, 11, torch.Generator().manual_seed(0))
+    values = set(out_labels.unique().tolist())
+    assert values == {0, 11}

@@ -1,0 +1,85 @@
+"""INT8 settings: the CPU form fuses into integer kernels; the TensorRT form is symmetric."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import numpy_helper
+
+from attendseg_ros.checkpoint import read_info
+from attendseg_ros.export import quantize_int8
+
+
+def _optimized_ops(path: Path, tmp_path: Path) -> collections.Counter:
+    """Operator counts of the graph onnxruntime actually runs (extended level: portable, no NCHWc)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return collections.Counter(n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node)
+
+
+def test_default_int8_runs_every_convolution_in_integer_kernels(random_model: dict[str, Path], tmp_path: Path) -> None:
+    """The CPU speed depends on it: no convolution or ReLU left in float between (de)quantisation."""
+    ops = _optimized_ops(random_model["onnx_int8"], tmp_path)
+    convs = sum(1 for n in onnx.load(str(random_model["onnx_fp32"])).graph.node if n.op_type == "Conv")
+    # all but the first convolution (it reads the image and stays in float, for accuracy)
+    assert ops["QLinearConv"] == convs - 1
+    assert ops["Conv"] == 1 and ops["Relu"] == 0
+    assert ops["QLinearSigmoid"] > 0 and ops["QLinearMul"] > 0 and ops["QLinearAdd"] > 0
+
+
+def _conv_weights(path: Path) -> list[np.ndarray]:
+    graph = onnx.load(str(path)).graph
+    initializers = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    producers = {out: node for node in graph.node for out in node.output}
+    weights = []
+    for conv in (n for n in graph.node if n.op_type == "Conv"):
+        source = producers.get(conv.input[1])
+        if source is not None and source.op_type == "DequantizeLinear" and source.input[0] in initializers:
+            weights.append(initializers[source.input[0]])
+    return weights
+
+
+def test_default_int8_weights_use_seven_bits(random_model: dict[str, Path]) -> None:
+    """No VPMADDUBSW saturation on CPUs without VNNI: |w| <= 64, per output channel."""
+    weights = _conv_weights(random_model["onnx_int8"])
+    assert weights and all(w.dtype == np.int8 for w in weights)
+    assert max(int(np.abs(w.astype(int)).max()) for w in weights) <= 64
+
+
+def test_default_int8_keeps_the_logits_in_float(random_model: dict[str, Path]) -> None:
+    graph = onnx.load(str(random_model["onnx_int8"])).graph
+    producers = {out: node for node in graph.node for out in node.output}
+    argmax = next(n for n in graph.node if n.op_type == "ArgMax")
+    logits = producers[argmax.input[0]]
+    assert logits.op_type == "Resize"  # float resize, no Quantize/Dequantize pair at full resolution
+    stem = next(n for n in graph.node if n.op_type == "Conv" and n.input[0] == "input")
+    assert stem.input[1] not in producers  # a float initializer, not a DequantizeLinear output
+    # every Shape reads a quantised tensor: no activation is dequantised only for its shape
+    shapes = [n for n in graph.node if n.op_type == "Shape"]
+    sources = [producers[n.input[0]].op_type for n in shapes if n.input[0] in producers]
+    assert shapes and "DequantizeLinear" not in sources
+
+
+def test_tensorrt_compatible_int8_is_symmetric(random_model: dict[str, Path], camvid_dir: Path, tmp_path: Path) -> None:
+    info = read_info(random_model["onnx_fp32"])
+    path, calibration = quantize_int8(
+        random_model["onnx_fp32"], tmp_path / "trt.int8.onnx", info, camvid_dir, count=2, method="minmax",
+        tensorrt_compatible=True,
+    )
+    assert calibration.activations == "int8 symmetric"
+    graph = onnx.load(str(path)).graph
+    initializers = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    zero_points = [initializers[n.input[2]] for n in graph.node
+                   if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 2]
+    assert zero_points
+    assert all(zp.dtype in (np.int8, np.int32) and not zp.any() for zp in zero_points)  # TensorRT: zero points 0
+    assert max(int(np.abs(w.astype(int)).max()) for w in _conv_weights(path)) == 127  # full 8-bit weights
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    labels, _ = session.run(None, {"input": np.zeros((1, 3, *info.input_size), np.float32)})
+    assert labels.shape == (1, *info.input_size)
