@@ -43,6 +43,7 @@ setup(
             "attendseg-eval = attendseg_ros.cli.evaluate:main",
             "attendseg-export = attendseg_ros.cli.export:main",
             "attendseg-bench = attendseg_ros.cli.bench:main",
+            "attendseg-node-bench = attendseg_ros.cli.node_bench:main",
             "attendseg-demo = attendseg_ros.cli.demo:main",
             "attendseg-segment = attendseg_ros.ros.segmentation_node:main",
             "attendseg-evaluate = attendseg_ros.ros.evaluation_node:main",

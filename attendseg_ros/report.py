@@ -13,6 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .visualize import overlay
+
 
 def _pyplot():  # returns matplotlib.pyplot
     import matplotlib
@@ -21,25 +23,6 @@ def _pyplot():  # returns matplotlib.pyplot
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def overlay(rgb: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """Blend the class colours of ``labels`` over ``rgb``: ``(1 - alpha) * rgb + alpha * palette[labels]``.
-
-    ``palette`` is ``(K, 3)`` uint8 (e.g. ``ClassTable.palette()``, 256 entries); labels at another
-    resolution than ``rgb`` are resized nearest-neighbour. Returns uint8 RGB of ``rgb``'s size.
-    """
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"rgb must be (H, W, 3), got {rgb.shape}")
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    palette = np.asarray(palette, np.uint8)
-    if labels.shape != rgb.shape[:2]:
-        labels = cv2.resize(labels, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
-    if labels.size and int(labels.max()) >= len(palette):
-        raise ValueError(f"label id {int(labels.max())} has no palette colour ({len(palette)} colours)")
-    colours = palette[labels]
-    return cv2.addWeighted(rgb.astype(np.uint8), 1.0 - alpha, colours, alpha, 0.0)
 
 
 def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str | Path, normalize: bool = True) -> Path:

@@ -23,6 +23,13 @@ from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, Qo
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
 
+from ..ros.image_conversion import (
+    LABEL_ENCODINGS,
+    SUPPORTED_ENCODINGS,
+    ImageConversionError,
+    image_to_labels,
+    image_to_rgb,
+)
 from .pairing import StampPairer
 
 LOGGER = logging.getLogger(__name__)
@@ -33,8 +40,7 @@ GT_TOPIC = "/camera/labels_gt"
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
-IMAGE_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
-LABEL_ENCODINGS = ("mono8", "8UC1")
+IMAGE_ENCODINGS = SUPPORTED_ENCODINGS
 WRITE_ENCODINGS = ("rgb8", "bgr8")
 
 # What a camera driver offers (and `ros2 bag play` then offers): reliable, keep last 10, volatile.
@@ -139,39 +145,20 @@ def camera_info_message(height: int, width: int, stamp_ns: int, frame_id: str, h
     )
 
 
-def _pixels(msg: Any, channels: int, where: str) -> np.ndarray:
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    data = np.asarray(msg.data, dtype=np.uint8).reshape(-1)
-    if height == 0 or width == 0:
-        raise ValueError(f"{where}: empty image ({width}x{height})")
-    if step < width * channels or data.size < step * height:
-        raise ValueError(
-            f"{where}: {msg.encoding} {width}x{height} needs step >= {width * channels} and "
-            f"{step * height} bytes, got step {step} and {data.size} bytes"
-        )
-    rows = data[: step * height].reshape(height, step)[:, : width * channels]
-    return rows.reshape(height, width, channels) if channels > 1 else rows.reshape(height, width)
-
-
 def decode_image(msg: Any, where: str = "image") -> np.ndarray:
-    """Image message -> (H, W, 3) uint8 RGB; ``ValueError`` naming the encoding when unsupported."""
-    encoding = str(msg.encoding)
-    if encoding in ("rgb8", "bgr8"):
-        rgb = _pixels(msg, 3, where)
-        return np.ascontiguousarray(rgb[..., ::-1]) if encoding == "bgr8" else rgb
-    if encoding in ("rgba8", "bgra8"):
-        rgba = _pixels(msg, 4, where)[..., :3]
-        return np.ascontiguousarray(rgba[..., ::-1] if encoding == "bgra8" else rgba)
-    if encoding == "mono8":
-        return np.repeat(_pixels(msg, 1, where)[..., None], 3, axis=2)
-    raise ValueError(f"{where}: unsupported image encoding {encoding!r}; expected one of {IMAGE_ENCODINGS}")
+    """Image message -> (H, W, 3) uint8 RGB (the node's conversion); ``ValueError`` naming the reason."""
+    try:
+        return image_to_rgb(msg)
+    except ImageConversionError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
 
 
 def decode_labels(msg: Any, where: str = "labels") -> np.ndarray:
     """mono8/8UC1 label image -> (H, W) uint8 class ids; ``ValueError`` for any other encoding."""
-    if str(msg.encoding) not in LABEL_ENCODINGS:
-        raise ValueError(f"{where}: label images must be one of {LABEL_ENCODINGS}, got encoding {msg.encoding!r}")
-    return _pixels(msg, 1, where)
+    try:
+        return image_to_labels(msg)
+    except ImageConversionError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
 
 
 class BagWriter:

@@ -57,7 +57,8 @@ def evaluate_model(
 def _write_plots(folder: Path, confusion: np.ndarray, report: dict[str, object], dataset: CamVid, predict) -> None:
     import cv2
 
-    from ..report import overlay, plot_class_iou, plot_confusion
+    from ..report import plot_class_iou, plot_confusion
+    from ..visualize import overlay
 
     folder.mkdir(parents=True, exist_ok=True)
     names = list(dataset.classes.names)

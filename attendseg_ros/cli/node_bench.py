@@ -66,8 +66,8 @@ def measure_in_process(rgb: np.ndarray, model: str | None, backend: str, threads
     from ..engines import create_segmenter
     from ..ros.drivable import DrivableConfig, drivable_mask
     from ..ros.image_conversion import array_to_image, image_to_rgb
-    from ..ros.overlay import overlay
     from ..ros.parameters import backend_options
+    from ..visualize import overlay
 
     seg = create_segmenter(backend=backend, model=model, threads=threads, **backend_options(options))
     try:

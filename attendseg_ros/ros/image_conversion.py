@@ -1,5 +1,8 @@
 """The one place that converts between sensor_msgs/Image (or CompressedImage) and numpy arrays.
 
+Readers are duck-typed (``encoding``, ``height``, ``width``, ``step``, ``data``), so the rosbag
+reader decodes the messages it deserialises with the same functions.
+
 Inputs of any supported encoding become contiguous uint8 RGB ``(H, W, 3)``; outputs are built
 from uint8 arrays with ``msg.data = arr.tobytes()`` (a list or ``arr.ravel()`` costs ~50 ms per
 640x480 frame). Unsupported encodings, empty images and data whose length disagrees with
@@ -9,10 +12,14 @@ to be initialised.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
-from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Header
+
+if TYPE_CHECKING:  # the readers need no ROS packages (the offline bag reader uses them)
+    from sensor_msgs.msg import CompressedImage, Image
+    from std_msgs.msg import Header
 
 
 class ImageConversionError(ValueError):
@@ -43,6 +50,7 @@ _CONVERSIONS: dict[str, tuple[int, int | None]] = {
 }
 
 SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_CONVERSIONS)
+LABEL_ENCODINGS = ("mono8", "8UC1")  # class-id images (ground truth, the node's labels)
 COMPRESSED_FORMATS = ("jpeg", "jpg", "png")
 
 
@@ -84,6 +92,13 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(pixels), code)
 
 
+def image_to_labels(msg: Image) -> np.ndarray:
+    """A mono8/8UC1 class-id image (ground truth, labels) as a contiguous uint8 ``(H, W)`` array."""
+    if msg.encoding not in LABEL_ENCODINGS:
+        raise ImageConversionError(f"label images must be one of {LABEL_ENCODINGS}, got encoding {msg.encoding!r}")
+    return np.ascontiguousarray(_pixels(msg, 1)[:, :, 0])
+
+
 def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
     """Decode a jpeg/png CompressedImage (``format`` as image_transport writes it) to uint8 RGB."""
     fmt = msg.format.lower()
@@ -114,6 +129,8 @@ def array_to_image(array: np.ndarray, header: Header, encoding: str | None = Non
         if channels not in _OUTPUT_ENCODINGS:
             raise ImageConversionError(f"no default encoding for {channels} channels; pass encoding=")
         encoding = _OUTPUT_ENCODINGS[channels]
+    from sensor_msgs.msg import Image
+
     msg = Image()
     msg.header = header
     msg.height, msg.width = int(array.shape[0]), int(array.shape[1])
@@ -133,6 +150,8 @@ def rgb_to_compressed(rgb: np.ndarray, header: Header, fmt: str = "jpeg", qualit
     ok, buffer = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise ImageConversionError(f"cannot encode a {rgb.shape} array as {fmt}")
+    from sensor_msgs.msg import CompressedImage
+
     msg = CompressedImage()
     msg.header = header
     msg.format = "jpeg" if ext == ".jpg" else "png"

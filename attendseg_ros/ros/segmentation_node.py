@@ -41,10 +41,10 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import CompressedImage, Image
 
+from ..visualize import overlay
 from . import parameters
 from .drivable import DrivableConfig, drivable_mask
 from .image_conversion import ImageConversionError, array_to_image, compressed_to_rgb, image_to_rgb
-from .overlay import overlay
 
 RCLError = _rclpy.RCLError
 NODE_NAME = "attendseg_segmentation"

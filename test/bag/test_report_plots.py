@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from attendseg_ros.data import load_class_table
-from attendseg_ros.report import overlay, plot_class_iou, plot_confusion, write_report
+from attendseg_ros.report import plot_class_iou, plot_confusion, write_report
+from attendseg_ros.visualize import overlay
 
 CLASSES = load_class_table("camvid11")
 PALETTE = CLASSES.palette()
@@ -27,13 +28,13 @@ def test_overlay_blends_class_colours() -> None:
     np.testing.assert_allclose(half[0, 0], (rgb[0, 0] + np.asarray(CLASSES.colors[0])) / 2, atol=1)
 
 
-def test_overlay_resizes_model_resolution_labels() -> None:
+def test_overlay_is_at_the_labels_resolution() -> None:
     rgb = np.zeros((8, 12, 3), np.uint8)
-    labels = np.array([[3, 8]], np.uint8)  # 2x1 -> nearest neighbour to 12x8
+    labels = np.array([[3, 8]], np.uint8)  # model-resolution labels: the frame is resized to 2x1
     out = overlay(rgb, labels, PALETTE, alpha=1.0)
-    assert out.shape == rgb.shape
-    np.testing.assert_array_equal(out[7, 0], CLASSES.colors[3])
-    np.testing.assert_array_equal(out[0, 11], CLASSES.colors[8])
+    assert out.shape == (1, 2, 3)
+    np.testing.assert_array_equal(out[0, 0], CLASSES.colors[3])
+    np.testing.assert_array_equal(out[0, 1], CLASSES.colors[8])
 
 
 def test_overlay_rejects_ids_without_a_colour() -> None:
