@@ -81,8 +81,14 @@ def test_pairs_counts_missing_and_writes_the_final_report(graph: Any, tmp_path: 
         rng = np.random.default_rng(0)
         truths = {s: rng.integers(0, 12, (6, 8), dtype=np.uint8) for s in range(1, 7)}
         predictions = {s: rng.integers(0, 11, (6, 8), dtype=np.uint8) for s in range(1, 7)}
-        for stamp in (1, 2, 3):  # complete frames, ground truth first (as `ros2 bag play` + the node)
+        # complete frames, ground truth first (as `ros2 bag play` + the node). The topics are delivered
+        # independently and a prediction handled before its ground truth has no latency to measure, so
+        # let two report periods pass before the predictions follow.
+        for stamp in (1, 2, 3):
             truth_pub.publish(_image(stamp, truths[stamp]))
+        seen = len(reports)
+        _spin_until(executor, lambda: len(reports) >= seen + 2, "two more periodic reports")
+        for stamp in (1, 2, 3):
             labels_pub.publish(_image(stamp, predictions[stamp]))
         truth_pub.publish(_image(4, truths[4]))  # labels never come
         labels_pub.publish(_image(5, predictions[5]))  # ground truth never comes
