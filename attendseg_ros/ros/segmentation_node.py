@@ -102,6 +102,7 @@ class SegmentationNode(LifecycleNode):
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._segmenter: Any = None
+        self._palette = np.zeros((256, 3), np.uint8)  # the model's class colours, set on configure
         self._class_names: tuple[str, ...] | None = None
         self._cameras: list[Camera] = []
         self._condition = threading.Condition()
@@ -166,6 +167,7 @@ class SegmentationNode(LifecycleNode):
             loaded.set()
         info = self._segmenter.info
         self._class_names = tuple(info.classes.names)
+        self._palette = info.classes.palette()
         self.get_logger().info(
             f"model {info.name} loaded in {time.monotonic() - start:.1f} s: backend {self._segmenter.backend}, "
             f"precision {self._segmenter.precision}, input {info.input_size[1]}x{info.input_size[0]}, "
@@ -336,9 +338,8 @@ class SegmentationNode(LifecycleNode):
             return
         net_ms = (time.perf_counter() - net_start) * 1e3
         drivable = self._drivable_config(live)
-        palette = self._segmenter.info.classes.palette()
         for (camera, msg, rgb), result in zip(batch, results, strict=True):
-            self._publish_outputs(camera, msg, rgb, result, live, drivable, palette)
+            self._publish_outputs(camera, msg, rgb, result, live, drivable, self._palette)
         total_ms = (time.perf_counter() - start) * 1e3
         now = self.get_clock().now().nanoseconds * 1e-9
         overhead = (total_ms - net_ms) / len(batch)
