@@ -82,7 +82,8 @@ class Augmentation:
 
     One ``grid_sample`` per batch does random scale, crop and horizontal flip (bilinear for
     images, nearest for labels; area outside the frame becomes void), then brightness,
-    contrast and saturation jitter per sample.
+    contrast, saturation and gamma jitter per sample (gamma in ``[1 - gamma, 1 + gamma]``,
+    applied in both directions, so dusk frames and bright ones are both covered).
     """
 
     crop: tuple[int, int] = (288, 384)
@@ -91,6 +92,7 @@ class Augmentation:
     brightness: float = 0.25
     contrast: float = 0.25
     saturation: float = 0.25
+    gamma: float = 0.0
 
     def __call__(
         self, images: torch.Tensor, labels: torch.Tensor, void_id: int, generator: torch.Generator | None = None
@@ -130,5 +132,9 @@ class Augmentation:
         pixels = (pixels - mean) * uniform(1 - self.contrast, 1 + self.contrast).view(n, 1, 1, 1) + mean
         gray = pixels.mean(dim=1, keepdim=True)
         pixels = (pixels - gray) * uniform(1 - self.saturation, 1 + self.saturation).view(n, 1, 1, 1) + gray
-        out_images = pixels.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+        pixels = pixels.clamp(0, 255)
+        if self.gamma:
+            exponent = uniform(1 - self.gamma, 1 + self.gamma).view(n, 1, 1, 1)
+            pixels = 255.0 * (pixels / 255.0).pow(exponent)
+        out_images = pixels.round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
         return out_images, out_labels
