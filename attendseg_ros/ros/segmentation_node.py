@@ -23,6 +23,8 @@ outputs, publishing per frame), node_latency_ms (frame received -> published) an
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import sys
 import threading
@@ -101,8 +103,12 @@ class SegmentationNode(LifecycleNode):
         self._class_names: tuple[str, ...] | None = None
         self._cameras: list[Camera] = []
         self._condition = threading.Condition()
-        self._stop = False
+        # One worker thread for the node's life (started at the first activate): threads made anew on
+        # every activation each got their own malloc arena, and RSS grew cycle after cycle.
         self._worker: threading.Thread | None = None
+        self._serving = False  # the worker takes frames only while active
+        self._busy = False  # the worker is processing a batch
+        self._closing = False  # the worker ends
         self._info_publishers: list[Publisher] = []
         self._diagnostics_publisher: Publisher | None = None
         self._diagnostics_timer: Any = None
@@ -280,17 +286,19 @@ class SegmentationNode(LifecycleNode):
             camera.subscription = self.create_subscription(
                 msg_type, topic, functools.partial(self._on_image, camera), in_qos, event_callbacks=events
             )
-        self._stop = False
-        self._worker = threading.Thread(target=self._work, name="attendseg_worker", daemon=True)
-        self._worker.start()
+        with self._condition:
+            self._serving = True
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="attendseg_worker", daemon=True)
+            self._worker.start()
         self._diagnostics_timer = self.create_timer(static.diagnostics_period, self._publish_diagnostics)
         topics = ", ".join(f"{c.topic}/compressed" if static.use_compressed else c.topic for c in self._cameras)
         self.get_logger().info(f"segmenting {topics}; outputs in {', '.join(c.prefix for c in self._cameras)}")
         return super().on_activate(state)
 
     def _deactivate_inputs(self) -> None:
-        """Stop reading: subscriptions, worker, diagnostics timer (publishers stay until cleanup)."""
-        self._stop_worker()
+        """Stop reading: subscriptions, the worker's serving, diagnostics timer (publishers stay until cleanup)."""
+        self._pause_worker()
         for camera in self._cameras:
             if camera.subscription is not None:
                 self.destroy_subscription(camera.subscription)
@@ -321,10 +329,18 @@ class SegmentationNode(LifecycleNode):
         self._class_names, self._settings = None, None
         if segmenter is not None:
             segmenter.close()
+        _return_freed_memory()
+
+    def _pause_worker(self) -> None:
+        """Stop serving frames; returns once the worker has finished the batch it is processing."""
+        with self._condition:
+            self._serving = False
+            while self._busy:
+                self._condition.wait()
 
     def _stop_worker(self) -> None:
         with self._condition:
-            self._stop = True
+            self._serving, self._closing = False, True
             self._condition.notify_all()
         if self._worker is not None:
             self._worker.join()
@@ -392,12 +408,13 @@ class SegmentationNode(LifecycleNode):
         camera.logger.warning(text, throttle_duration_sec=self.static.error_throttle_sec)
 
     def _take(self) -> list[tuple[Camera, Any, float]] | None:
-        """Wait for new frames; the newest frame of up to max_batch cameras (None when stopping)."""
+        """Wait for new frames; the newest frame of up to max_batch cameras (None when the node ends)."""
         with self._condition:
-            while not self._stop and not any(c.pending is not None for c in self._cameras):
+            while not self._closing and not (self._serving and any(c.pending is not None for c in self._cameras)):
                 self._condition.wait()
-            if self._stop:
+            if self._closing:
                 return None
+            self._busy = True
             ready = [c for c in self._cameras if c.pending is not None]
             ready.sort(key=lambda c: c.waiting_since)  # the longest-waiting cameras first
             taken = [(c, c.pending, c.arrived) for c in ready[: self.static.max_batch]]
@@ -414,6 +431,10 @@ class SegmentationNode(LifecycleNode):
                     f"processing failed ({type(exc).__name__}: {exc}):\n{traceback.format_exc()}",
                     throttle_duration_sec=self.static.error_throttle_sec,
                 )
+            finally:
+                with self._condition:
+                    self._busy = False
+                    self._condition.notify_all()
 
     # ---------------------------------------------------------------- processing
     def _convert(self, camera: Camera, msg: Any) -> np.ndarray | None:
@@ -521,6 +542,20 @@ class SegmentationNode(LifecycleNode):
                 self._diagnostics_publisher.publish(array)
             except RCLError as exc:
                 self.get_logger().warning(f"publishing diagnostics failed: {exc}", throttle_duration_sec=10.0)
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap pages the released model and buffers used back to the OS (glibc's malloc_trim).
+
+    Without it, memory freed by cleanup stays in the allocator's arenas: RSS did not come down.
+    """
+    libc_name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(libc_name).malloc_trim if libc_name else None
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
+        trim = None
+    if trim is not None:
+        trim(0)
 
 
 @functools.cache
