@@ -84,7 +84,7 @@ SPECS: tuple[Spec, ...] = (
          "onnxruntime); unset = none.", read_only=True),
     # Topics and QoS (fixed once the node starts).
     Spec("camera_topics", ["/camera/image_raw"], _SA, "Input image topics; <ns>/image_raw is segmented onto "
-         "<ns>/segmentation/{labels,drivable_mask,confidence,overlay,info}.", read_only=True),
+         f"<ns>/segmentation/{{{','.join((*OUTPUTS, 'info'))}}}; no two cameras may share a <ns>.", read_only=True),
     Spec("use_compressed", False, _B, "Subscribe to <topic>/compressed (sensor_msgs/CompressedImage, jpeg/png) "
          "instead of the raw images.", read_only=True),
     Spec("max_batch", 4, _I, "Most cameras segmented in one inference call.", read_only=True, int_range=(1, 64)),

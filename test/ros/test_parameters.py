@@ -141,3 +141,11 @@ def test_params_file_applies_to_the_node_in_any_namespace(context: Context, tmp_
         assert node.live.drivable_classes is None  # unset until a model supplies its default
     finally:
         node.destroy_node()
+
+
+def test_readme_documents_every_parameter_and_output() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for spec in parameters.SPECS:
+        assert f"`{spec.name}`" in readme, spec.name
+    for name in OUTPUTS:
+        assert f"| `{name}` |" in readme, name
