@@ -11,8 +11,9 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -200,18 +201,26 @@ def test_two_cameras_are_both_served(client: Client) -> None:
     assert next(m for m in labels_a if m.header.stamp.sec == 2000).header.frame_id == "a"
 
 
+def _flood(client: Client, topics: dict[str, str], message: Callable[[int], Any], until: Callable[[], bool],
+           what: str) -> None:
+    """Publish ``message(i)`` on every topic, round after round, until ``until()`` (the node is kept busy,
+    so the frames of several cameras wait together)."""
+    deadline = time.monotonic() + TIMEOUT
+    index = 0
+    while not until():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        index += 1
+        for topic in topics.values():
+            client.publisher(topic).publish(message(index))
+        client.spin(0.01)
+
+
 def test_max_batch_segments_several_cameras_in_one_call(client: Client) -> None:
     """While the worker segments, both cameras' slots fill: the next call takes both (max_batch 4)."""
     diagnostics = client.collect(DiagnosticArray, "/diagnostics")
     frame = camera_frame(240, 320)
-    deadline = time.monotonic() + TIMEOUT
-    second = 0
-    while int(latest(diagnostics, CAM_A, "largest_batch")) < 2:
-        assert time.monotonic() < deadline, "the node never segmented both cameras in one call"
-        second += 1
-        for topic in (CAM_A, CAM_B):
-            client.publisher(topic).publish(bgr_image(stamp_header(2100 + second, 0, "cam"), frame))
-        client.spin(0.01)
+    _flood(client, {CAM_A: CAM_A, CAM_B: CAM_B}, lambda index: bgr_image(stamp_header(2100, index, "cam"), frame),
+           lambda: int(latest(diagnostics, CAM_A, "largest_batch")) >= 2, "a call segmenting both cameras")
     assert int(latest(diagnostics, CAM_B, "largest_batch")) == 2
 
 
@@ -483,15 +492,9 @@ def test_inference_failures_are_counted(compressed_client: Client) -> None:
     diagnostics = compressed_client.collect(DiagnosticArray, "/diagnostics")
     labels = compressed_client.collect(Image, "/cam_c/segmentation/labels")
     rgb = camera_frame(120, 160)[:, :, ::-1].copy()
-    deadline = time.monotonic() + TIMEOUT
-    index = 0
-    while int(latest(diagnostics, CAM_C, "inference_failures")) < 1:
-        assert time.monotonic() < deadline, "no batch of two frames failed"
-        index += 1
-        for topic in (CAM_C, CAM_D):
-            compressed_client.publisher(f"{topic}/compressed").publish(
-                compressed_image(rgb, stamp_header(5300, index, "cam"), "jpeg"))
-        compressed_client.spin(0.02)
+    _flood(compressed_client, {CAM_C: f"{CAM_C}/compressed", CAM_D: f"{CAM_D}/compressed"},
+           lambda index: compressed_image(rgb, stamp_header(5300, index, "cam"), "jpeg"),
+           lambda: int(latest(diagnostics, CAM_C, "inference_failures")) >= 1, "a failed batch of two frames")
     compressed_client.spin_until(lambda: int(latest(diagnostics, CAM_D, "inference_failures")) >= 1, TIMEOUT,
                                  "the failure counted for the other camera of the batch too")
     assert "InvalidArgument" in latest(diagnostics, CAM_C, "last_inference_error")
