@@ -224,6 +224,24 @@ def test_max_batch_segments_several_cameras_in_one_call(client: Client) -> None:
     assert int(latest(diagnostics, CAM_B, "largest_batch")) == 2
 
 
+def test_latency_only_from_stamps_in_the_nodes_clock(client: Client) -> None:
+    """A stamp of a few seconds since 1970 (sim time, boot time) gave latency_ms_p50 = 1.8e12 ms."""
+    diagnostics = client.collect(DiagnosticArray, "/diagnostics")
+    labels = client.collect(Image, f"{OUT_B}/labels")
+    client.spin_until(lambda: latest_status(diagnostics, CAM_B), TIMEOUT, "diagnostics")
+    foreign = int(latest(diagnostics, CAM_B, "stamps_not_in_node_clock"))
+    client.publish_until(CAM_B, bgr_image(stamp_header(7, 0, "cam"), camera_frame(120, 160)),
+                         lambda: _has(labels, 7), TIMEOUT, "labels of the frame stamped 7 s")
+    header = stamp_header(0, 0, "cam")
+    header.stamp = client.node.get_clock().now().to_msg()
+    now = bgr_image(header, camera_frame(120, 160))
+    client.publish_until(CAM_B, now, lambda: _has(labels, header.stamp.sec), TIMEOUT, "labels of a frame stamped now")
+    client.spin_until(lambda: int(latest(diagnostics, CAM_B, "stamps_not_in_node_clock")) > foreign
+                      and latest(diagnostics, CAM_B, "latency_ms_p50") != "nan", TIMEOUT, "both frames counted")
+    assert 0 < float(latest(diagnostics, CAM_B, "latency_ms_p99")) < 60_000
+    assert float(latest(diagnostics, CAM_B, "node_latency_ms_p99")) > 0
+
+
 def test_live_drivable_change_takes_effect(client: Client, restore_parameters: None) -> None:
     outputs = _outputs(client, OUT_A)
     info = client.collect(_info_type(), f"{OUT_A}/info", LATCHED)
