@@ -494,10 +494,16 @@ def train(config: TrainConfig, resume_from: str | Path | None = None) -> dict[st
             if env.main and bar.disable and step % config.log_every == 0:  # no bar: a log line instead
                 pace = (time.monotonic() - started) / max(step - first_step, 1)
                 log.info("step %d/%d loss %.4f lr %.2e %.2f s/step", step, config.steps, running, lr, pace)
-            record = None
-            if env.main and (step % config.eval_every == 0 or step == config.steps):
+            elapsed_min = (time.monotonic() - started) / 60
+            if config.time_limit_min and elapsed_min >= config.time_limit_min:
+                stop_reason = f"time limit of {config.time_limit_min:g} min"
+            if stop.requested:
+                stop_reason = f"signal {stop.requested}"
+            # Evaluate on schedule, at the end, and when stopping: the EMA model on disk always
+            # matches the resume file, so it can be shipped from any session.
+            if env.main and (step % config.eval_every == 0 or step == config.steps or stop_reason):
                 reports = evaluate_average()
-                record = {"step": step, "loss": running, "lr": lr, "minutes": (time.monotonic() - started) / 60}
+                record = {"step": step, "loss": running, "lr": lr, "minutes": elapsed_min}
                 for name, report in reports.items():
                     record[name] = {
                         k: report[k] for k in ("pixel_accuracy", "mean_class_accuracy", "miou", "class_iou")
@@ -505,11 +511,6 @@ def train(config: TrainConfig, resume_from: str | Path | None = None) -> dict[st
                 history.append(_jsonable(record))
                 log.info("step %d: %s", step, json.dumps(record))
                 write_average("ema", reports)
-            elapsed_min = (time.monotonic() - started) / 60
-            if config.time_limit_min and elapsed_min >= config.time_limit_min:
-                stop_reason = f"time limit of {config.time_limit_min:g} min"
-            if stop.requested:
-                stop_reason = f"signal {stop.requested}"
             if env.main and (
                 stop_reason or step == config.steps or time.monotonic() - last_save >= 60 * config.save_every_min
             ):

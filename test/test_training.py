@@ -55,6 +55,8 @@ def test_run_stops_on_time_limit_and_resumes_to_the_same_schedule(tiny_camvid: P
     assert first["step"] == 1 and not first["finished"] and "time limit" in first["stopped_by"]
     resume_file = out / "resume.safetensors"
     assert load_resume(resume_file).step == 1
+    _model, stopped = load_model(out / "ema.safetensors")
+    assert stopped.metrics["step"] == 1 and "val" in stopped.metrics
 
     with pytest.raises(ResumeFileError, match="--resume"):  # never restarts over a run silently
         train(_tiny_config(tiny_camvid, out, steps=4))
@@ -67,14 +69,14 @@ def test_run_stops_on_time_limit_and_resumes_to_the_same_schedule(tiny_camvid: P
     done = train(changed, resume_from=moved)
     assert done["finished"] and done["step"] == 4 and done["steps"] == 4
     history = json.loads((out / "history.json").read_text())
-    assert [h["step"] for h in history] == [2, 4]
+    assert [h["step"] for h in history] == [1, 2, 4]  # the stop evaluates too: ema matches the resume file
     assert 0.0 <= history[-1]["val"]["miou"] <= 1.0
     _model, info = load_model(out / "final.safetensors")
     assert info.input_size == (64, 96) and info.metrics["step"] == 4 and "val" in info.metrics
     assert info.training["config"]["steps"] == 4
 
     report = write_training_report(out / "resume.safetensors", tmp_path / "docs")  # the curve crosses sessions
-    assert report["step"] == 4 and report["evaluations"] == 2
+    assert report["step"] == 4 and report["evaluations"] == 3
     assert Path(report["curve"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = Path(report["table"]).read_text()
     assert "| Road |" in table and "step 4" in table and "**mIoU**" in table
