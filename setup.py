@@ -47,6 +47,7 @@ setup(
             "attendseg-evaluate = attendseg_ros.ros.evaluation_node:main",
             "attendseg-camvid-to-bag = attendseg_ros.cli.camvid_to_bag:main",
             "attendseg-evaluate-bag = attendseg_ros.cli.evaluate_bag:main",
+            "attendseg-play-bag = attendseg_ros.ros.bag_player:main",
         ],
     },
 )
