@@ -6,6 +6,12 @@ shows. Read-only ones (model, backend, topics, QoS) are fixed when the node star
 (drivable classes and cleanup, overlay alpha, which outputs publish, output resolution) change live
 through ``ros2 param set`` after :func:`validate` accepts them. ``config/attendseg.yaml`` lists them
 all with these defaults.
+
+Every parameter is declared WITH a value: rclpy answers a parameter request that includes an unset
+parameter with nothing at all, so one unset parameter empties ``ros2 param dump``. Nor can a
+parameter file express an empty list (rcl reads ``[]`` as "not set"). The two list parameters whose
+natural default is "nothing given" therefore default to ``[default]`` (:data:`DEFAULT`): the model's
+drivable classes, the backend's own options; :func:`read_static`/:func:`read_live` turn it into None.
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ from typing import Any
 
 import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
-from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -24,6 +29,7 @@ PRECISIONS = ("", "fp32", "fp16", "int8")
 RESOLUTIONS = ("input", "model")
 RELIABILITIES = ("best_effort", "reliable")
 DEVICES = ("cpu", "cuda")
+DEFAULT = "default"  # the one item of a list parameter that asks for the model's/backend's default
 
 
 @dataclass(frozen=True)
@@ -73,11 +79,12 @@ SPECS: tuple[Spec, ...] = (
     Spec("device", "cpu", _S, "Device the backend runs on.", read_only=True, choices=DEVICES),
     Spec("threads", 0, _I, "CPU threads for the backend; 0 = the backend's default.", read_only=True,
          int_range=(0, 256)),
-    Spec("backend_options", None, _SA, "Backend-specific options as key=value (e.g. [spin=false] for "
-         "onnxruntime); unset = none.", read_only=True),
+    Spec("backend_options", [DEFAULT], _SA, "Backend-specific options as key=value (e.g. [spin=false] for "
+         f"onnxruntime); [{DEFAULT}] = the backend's defaults.", read_only=True),
     # Topics and QoS (fixed once the node starts).
-    Spec("camera_topics", ["/camera/image_raw"], _SA, "Input image topics; <ns>/image_raw is segmented onto "
-         "<ns>/segmentation/{labels,drivable_mask,confidence,overlay,info}.", read_only=True),
+    Spec("camera_topics", ["camera/image_raw"], _SA, "Input image topics; <ns>/image_raw is segmented onto "
+         "<ns>/segmentation/{labels,drivable_mask,confidence,overlay,info}. Relative names are in the node's "
+         "namespace.", read_only=True),
     Spec("use_compressed", False, _B, "Subscribe to <topic>/compressed (sensor_msgs/CompressedImage, jpeg/png) "
          "instead of the raw images.", read_only=True),
     Spec("max_batch", 4, _I, "Most cameras segmented in one inference call.", read_only=True, int_range=(1, 64)),
@@ -97,8 +104,8 @@ SPECS: tuple[Spec, ...] = (
     # Live.
     Spec("output_resolution", "input", _S, "Resolution of the outputs: the input image's or the model's.",
          choices=RESOLUTIONS),
-    Spec("drivable_classes", None, _SA, "Class names counted as drivable; unset = the model's class table "
-         "default (camvid11: [Road])."),
+    Spec("drivable_classes", [DEFAULT], _SA, f"Class names counted as drivable; [{DEFAULT}] = the model's class "
+         "table default (camvid11: [Road]), which replaces it when the model is loaded."),
     Spec("drivable_min_region_fraction", 0.001, _F, "Drivable regions smaller than this fraction of the image "
          "are removed (specks).", float_range=(0.0, 1.0)),
     Spec("drivable_max_hole_fraction", 0.001, _F, "Enclosed non-drivable holes up to this fraction of the image "
@@ -114,13 +121,20 @@ SPECS: tuple[Spec, ...] = (
 )
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 LIVE = tuple(spec.name for spec in SPECS if not spec.read_only)
+_DEFAULTABLE = tuple(spec.name for spec in SPECS if spec.default == [DEFAULT])
 
 
 def declare(node: Node) -> None:
-    """Declare every parameter on ``node`` (overrides from --ros-args / YAML apply)."""
+    """Declare every parameter on ``node`` with its default (overrides from --ros-args / YAML apply).
+
+    ``ValueError`` if an override left one without a value (rcl reads an empty list ``[]`` as unset).
+    """
     for spec in SPECS:
-        default = Parameter.Type(spec.type) if spec.default is None else spec.default
-        node.declare_parameter(spec.name, default, spec.descriptor())
+        if node.declare_parameter(spec.name, spec.default, spec.descriptor()).type_ == Parameter.Type.NOT_SET:
+            raise ValueError(
+                f"{spec.name} was given without a value: ROS reads an empty list [] as 'not set'; "
+                f"give [{DEFAULT}] for the default or list the items"
+            )
 
 
 def validate(name: str, value: Any, class_names: tuple[str, ...] | None = None) -> str | None:
@@ -140,10 +154,10 @@ def validate(name: str, value: Any, class_names: tuple[str, ...] | None = None) 
             return f"camera_topics must be a non-empty list of topic names, got {topics}"
         if len(set(topics)) != len(topics):
             return f"camera_topics has duplicates: {topics}"
-    if name == "backend_options":
+    if name == "backend_options" and list(value) != [DEFAULT]:
         bad = [item for item in value if "=" not in item or not item.split("=", 1)[0].strip()]
         if bad:
-            return f"backend_options must be key=value items, got {bad}"
+            return f"backend_options must be key=value items or [{DEFAULT}], got {bad}"
     if name == "drivable_classes" and class_names is not None:
         unknown = [c for c in value if c not in class_names]
         if unknown:
@@ -189,19 +203,19 @@ class LiveSettings:
     publish_overlay: bool
 
     def updated(self, parameters: list[Parameter]) -> LiveSettings:
-        changes = {p.name: (tuple(p.value) if p.name == "drivable_classes" and p.value is not None else p.value)
-                   for p in parameters if p.name in LIVE}
+        changes = {p.name: _value(p.name, p.value) for p in parameters if p.name in LIVE}
         return LiveSettings(**{**self.__dict__, **changes})
 
 
+def _value(name: str, value: Any) -> Any:
+    """A parameter value as the settings hold it: lists as tuples, ``[default]`` as None."""
+    if isinstance(value, list | tuple):
+        return None if name in _DEFAULTABLE and list(value) == [DEFAULT] else tuple(value)
+    return value
+
+
 def _values(node: Node, names: list[str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for name in names:
-        try:
-            values[name] = node.get_parameter(name).value
-        except ParameterUninitializedException:  # declared by type only (drivable_classes)
-            values[name] = None
-    return values
+    return {name: node.get_parameter(name).value for name in names}
 
 
 def read_static(node: Node) -> StaticSettings:
@@ -211,10 +225,7 @@ def read_static(node: Node) -> StaticSettings:
         reason = validate(name, value)
         if reason:
             raise ValueError(reason)
-    values["camera_topics"] = tuple(values["camera_topics"])
-    if values["backend_options"] is not None:
-        values["backend_options"] = tuple(values["backend_options"])
-    return StaticSettings(**values)
+    return StaticSettings(**{name: _value(name, value) for name, value in values.items()})
 
 
 def backend_options(items: tuple[str, ...] | None) -> dict[str, Any]:
@@ -229,6 +240,4 @@ def backend_options(items: tuple[str, ...] | None) -> dict[str, Any]:
 def read_live(node: Node) -> LiveSettings:
     """The live settings as currently set on ``node``."""
     values = _values(node, list(LiveSettings.__dataclass_fields__))
-    if values["drivable_classes"] is not None:
-        values["drivable_classes"] = tuple(values["drivable_classes"])
-    return LiveSettings(**values)
+    return LiveSettings(**{name: _value(name, value) for name, value in values.items()})

@@ -184,7 +184,8 @@ class SegmentationNode(LifecycleNode):
         self.live = parameters.read_live(self)
 
         out_qos = _qos(static.output_reliability, static.output_depth)
-        for index, topic in enumerate(static.camera_topics):
+        for index, name in enumerate(static.camera_topics):
+            topic = self.resolve_topic_name(name, only_expand=True)  # relative names: in the node's namespace
             prefix = output_prefix(topic)
             camera = Camera(topic, prefix, self.get_logger().get_child(f"camera{index}"))
             for name in ("labels", "drivable_mask", "confidence", "overlay"):

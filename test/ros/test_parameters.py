@@ -89,3 +89,26 @@ def test_params_file_applies_to_the_node_in_any_namespace(context: Context, tmp_
         assert node.live.drivable_classes is None  # unset until a model supplies its default
     finally:
         node.destroy_node()
+
+
+def test_every_parameter_has_a_value_and_an_empty_list_is_refused(context: Context, tmp_path: Path) -> None:
+    """rclpy answers nothing for a request naming an unset parameter (an empty `ros2 param dump`)."""
+    rclpy.init(context=context)
+    node = SegmentationNode(context=context)
+    try:
+        values = node.get_parameters([spec.name for spec in parameters.SPECS])
+        assert all(p.type_ != rclpy.Parameter.Type.NOT_SET for p in values)
+        assert node.get_parameter("backend_options").value == [parameters.DEFAULT]
+        assert node.static.backend_options is None and node.live.drivable_classes is None  # [default] reads as None
+        assert node.static.camera_topics == ("camera/image_raw",)  # relative: in the node's namespace
+    finally:
+        node.destroy_node()
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump({YAML_KEY: {"ros__parameters": {"backend_options": []}}}))
+    other = Context()
+    rclpy.init(args=["--ros-args", "--params-file", str(params_file)], context=other)
+    try:
+        with pytest.raises(ValueError, match=r"backend_options was given without a value: .*\[default\]"):
+            SegmentationNode(context=other)
+    finally:
+        rclpy.try_shutdown(context=other)
