@@ -19,6 +19,7 @@ publishing per frame), latency_ms_p50/p99 (stamp to published, over the last 300
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 import threading
 import time
@@ -482,6 +483,9 @@ def main(args: list[str] | None = None) -> int:
         print(f"{NODE_NAME}: invalid parameters: {exc}", file=sys.stderr)
         status = 1
     finally:
+        # Ctrl-C reaches `ros2 launch` and its nodes together and launch then forwards another SIGINT:
+        # that second one must not cut the cleanup short (launch still escalates to SIGTERM/SIGKILL).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
