@@ -102,6 +102,7 @@ $(STAMP_INSTALL): $(INSTALLED_FILES) $(STAMP_ROS) | $(STAMP_PKG)
 	  || { tail -n 40 "$(CMAKE_BUILD).log"; echo "CMake install failed, full log: $(CMAKE_BUILD).log"; exit 1; }
 	touch $@
 
+ifneq ($(ROS2_TOOLS_VERSION),)
 # The kit's install.sh is offline and keeps its own stamp; this one also follows the kit's VERSION.
 $(STAMP_TOOLS): | $(STAMP_INSTALL)
 	@echo "installing the ROS 2 tooling from $(ROS2_TOOLS) into $(VENV) (log: $(VENV_ABS)/build/ros2-tools.log)"
@@ -109,11 +110,12 @@ $(STAMP_TOOLS): | $(STAMP_INSTALL)
 	  || { tail -n 40 "$(VENV_ABS)/build/ros2-tools.log"; echo "ROS 2 tooling install failed, full log: $(VENV_ABS)/build/ros2-tools.log"; exit 1; }
 	@tail -n 1 "$(VENV_ABS)/build/ros2-tools.log"
 	touch $@
-
+else
 ros2-tools-missing:
 	@echo "NOTE: $(ROS2_TOOLS) not found: the ROS 2 command-line tooling (ros2 launch/run/param/lifecycle," \
-	  "launch_testing) is NOT installed into $(VENV); the tests that need it are skipped. A ROS 2 install has it;" \
-	  "or point ROS2_TOOLS= at the kit."
+	  "launch_testing) is NOT installed into $(VENV); the tests that need it are skipped (under CI they fail)." \
+	  "A ROS 2 install has it; or point ROS2_TOOLS= at the kit."
+endif
 
 demo: venv
 	$(RUN_ENV) $(VENV)/bin/attendseg-demo $(DEMO_ARGS)
