@@ -1,21 +1,29 @@
-"""Training AttendSeg on CamVid: a plain function over a configuration, usable from the CLI or tests.
+"""Training AttendSeg on CamVid: a step-based schedule that can stop and resume at any point.
 
-The whole split lives as uint8 tensors on the training device and is augmented there in one
-batched call, so on a GPU the GPU, not a data loader, is the limit. Multi-GPU runs use
-``torchrun`` (DistributedDataParallel): each rank draws its own batches, rank 0 validates and
-writes checkpoints.
+The whole training set lives as uint8 tensors on the training device and is augmented there
+in one batched call per step. The schedule is fixed in optimiser steps (``TrainConfig.steps``):
+stopping early (``time_limit_min``, SIGINT/SIGTERM) saves a resume file, and a later run, on this
+machine or another, continues the same schedule from it (:mod:`attendseg_ros.resume`).
+
+Weights are averaged (EMA) and the averaged model's BatchNorm statistics are recalibrated before
+every evaluation and before it is saved: that model is what ships. Multi-GPU runs use
+``torchrun`` (DistributedDataParallel): each rank draws its own batches, rank 0 evaluates and
+writes files.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
 import os
 import random
+import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +31,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from safetensors.torch import load_file
+from torch import nn
 from tqdm import tqdm
 
 from .checkpoint import ModelInfo, save_model
@@ -35,32 +43,94 @@ from .model.postprocess import LabelsAndConfidence
 
 log = logging.getLogger(__name__)
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
 
 @dataclass
 class TrainConfig:
+    """One training run. Everything that shapes the result is here and is saved with it."""
+
     data: str
     out: str = "runs/attendseg"
     variant: str = "attendseg_camvid11"
-    train_splits: tuple[str, ...] = ("train",)
-    val_split: str = "val"
-    epochs: int = 200
+    train_splits: tuple[str, ...] = ("train", "val")
+    exclude_sequences: tuple[str, ...] = ()  # leave-one-sequence-out proxy, e.g. ("0006R0",)
+    eval_sets: tuple[str, ...] = ("val",)  # "split" or "split:SEQ[,SEQ]", e.g. "train:0006R0"
+    steps: int = 30000
     batch_size: int = 8
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    warmup_epochs: float = 2.0
-    schedule: str = "poly"  # poly | cosine
-    crop: tuple[int, int] = (288, 384)
-    scale_range: tuple[float, float] = (0.5, 1.5)
+    lr: float = 2e-3
+    weight_decay: float = 0.01  # decoupled (AdamW), on conv/linear weights only
+    warmup_steps: int = 500
+    schedule: str = "poly"  # poly | cosine, decaying to zero at ``steps``
+    crop: tuple[int, int] = (240, 320)
+    final_crop: tuple[int, int] = (360, 480)  # crop of the last ``final_fraction`` of the steps
+    final_fraction: float = 0.15
+    scale_range: tuple[float, float] = (0.75, 2.0)  # relative to the dataset's native pixel scale
+    color_jitter: float = 0.25
+    gamma_jitter: float = 0.3
     input_size: tuple[int, int] = (360, 480)  # evaluation/deployment size recorded in the sidecar
     class_weighting: str = "sqrt_median"  # none | median | sqrt_median
-    amp: bool = True  # bf16 autocast on CUDA; ignored on CPU
+    ema_decay: float = 0.999
+    bn_recalibration_frames: int = 128
+    precision: str = "auto"  # auto: bf16 on CUDA and on CPUs with AVX512-BF16/AMX, else fp32
     channels_last: bool = True
-    val_every: int = 5
+    eval_every: int = 1000  # steps; evaluation of the EMA model on ``eval_sets``
+    save_every_min: float = 10.0  # resume file at most this many minutes old
+    log_every: int = 50  # steps between progress lines when there is no progress bar
     seed: int = 0
-    resume: bool = False
-    time_limit_min: float = 0.0  # finish the schedule early so training ends within this many minutes; 0 = none
-    threads: int = 0  # CPU threads; 0 = torch default
+    time_limit_min: float = 0.0  # stop (and save) after this many minutes; the schedule is unchanged
+    threads: int = 0  # CPU threads; 0 = one per core
     extra: dict[str, Any] = field(default_factory=dict)
+
+    # What may differ between the run that started the schedule and a run that resumes it.
+    MACHINE_LOCAL = ("data", "out", "time_limit_min", "threads", "log_every")
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name: f for f in fields(cls)}
+        values = {}
+        for key, value in data.items():
+            if key not in known:
+                raise ValueError(f"unknown training setting {key!r}")
+            values[key] = tuple(value) if isinstance(value, list) else value
+        return cls(**values)
+
+    def crop_at(self, step: int) -> tuple[int, int]:
+        """Crop size of optimiser step ``step``: ``crop``, then ``final_crop`` for the last steps."""
+        return tuple(self.final_crop) if step >= self.final_phase_start else tuple(self.crop)  # type: ignore[return-value]
+
+    @property
+    def final_phase_start(self) -> int:
+        return round(self.steps * (1.0 - self.final_fraction))
+
+
+# -- pieces of a step ----------------------------------------------------------------------------
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """True when the CPU has native bf16 (AVX512-BF16 or AMX-BF16) in ``/proc/cpuinfo`` flags."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[-1].split())
+            return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto`` -> ``bf16`` on CUDA and on bf16-capable CPUs, else ``fp32`` (bf16 is slow on AVX2)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    if precision != "auto":
+        return precision
+    return "bf16" if device.type == "cuda" or cpu_has_bf16() else "fp32"
 
 
 def class_weights(labels: np.ndarray, num_classes: int, mode: str) -> torch.Tensor:
@@ -79,23 +149,162 @@ def class_weights(labels: np.ndarray, num_classes: int, mode: str) -> torch.Tens
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def learning_rate(config: TrainConfig, progress: float, epoch_progress: float) -> float:
-    """Linear warm-up over ``warmup_epochs``, then poly(0.9) or cosine decay to zero."""
-    if epoch_progress < config.warmup_epochs:
-        return config.lr * max(epoch_progress / config.warmup_epochs, 1e-3)
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Linear warm-up over ``warmup_steps``, then poly(0.9) or cosine decay to zero at ``steps``."""
+    if step < config.warmup_steps:
+        return config.lr * max((step + 1) / config.warmup_steps, 1e-3)
+    progress = min(max((step - config.warmup_steps) / max(config.steps - config.warmup_steps, 1), 0.0), 1.0)
     if config.schedule == "cosine":
         return config.lr * 0.5 * (1 + math.cos(math.pi * progress))
-    return config.lr * (1 - progress) ** 0.9
+    if config.schedule == "poly":
+        return config.lr * (1 - progress) ** 0.9
+    raise ValueError(f"unknown schedule {config.schedule!r}; choose poly or cosine")
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on conv/linear weights only (not on norms, biases, scales)."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
+class WeightAverage:
+    """Exponential moving average of a model's parameters and buffers (the model that ships).
+
+    The decay ramps up as ``min(decay, (1 + n) / (10 + n))`` so early averages are not dominated
+    by the random initialisation.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.updates = 0
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for average, current in zip(self.model.state_dict().values(), model.state_dict().values(), strict=True):
+            if average.dtype.is_floating_point:
+                average.lerp_(current.detach(), 1.0 - decay)
+            else:
+                average.copy_(current)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, frames: torch.Tensor, size: tuple[int, int], batch_size: int = 8) -> None:
+    """Recompute BatchNorm running statistics of ``model`` from uint8 frames at ``size`` (a cumulative mean)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or len(frames) == 0:
+        return
+    saved = [(m.momentum, m.training) for m in norms]
+    memory_format = _memory_format_of(model)
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over all recalibration batches
+    model.train()
+    for start in range(0, len(frames), batch_size):
+        x = preprocess(frames[start : start + batch_size], size, Normalization())
+        model(x.contiguous(memory_format=memory_format))
+    model.eval()
+    for m, (momentum, _) in zip(norms, saved, strict=True):
+        m.momentum = momentum
+
+
+def _memory_format_of(model: nn.Module) -> torch.memory_format:
+    weight = next((p for p in model.parameters() if p.ndim == 4), None)
+    if weight is not None and weight.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+class TrainStep:
+    """One optimiser step: augment a batch, forward (autocast when bf16), loss, backward, AdamW.
+
+    Shared by :func:`train` and the throughput benchmark so that what is timed is what trains.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        weights: torch.Tensor,
+        void_id: int,
+        config: TrainConfig,
+        precision: str,
+        device: torch.device,
+    ) -> None:
+        self.model, self.optimizer, self.weights, self.void_id = model, optimizer, weights, void_id
+        self.config, self.device = config, device
+        self.autocast = precision == "bf16"
+        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.normalization = Normalization()
+
+    def augmentation(self, crop: tuple[int, int]) -> Augmentation:
+        c = self.config
+        jitter = c.color_jitter
+        return Augmentation(
+            crop=crop,
+            scale_range=c.scale_range,
+            brightness=jitter,
+            contrast=jitter,
+            saturation=jitter,
+            gamma=c.gamma_jitter,
+        )
+
+    def __call__(
+        self, images: torch.Tensor, labels: torch.Tensor, crop: tuple[int, int], lr: float, generator: torch.Generator
+    ) -> float:
+        """Augment ``images``/``labels`` (uint8 N,H,W,3 / N,H,W) to ``crop`` and take one step; returns the loss."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        batch_images, batch_labels = self.augmentation(crop)(images, labels, self.void_id, generator)
+        x = preprocess(batch_images, None, self.normalization).contiguous(memory_format=self.memory_format)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            logits = self.model(x)
+        loss = F.cross_entropy(logits.float(), batch_labels.long(), weight=self.weights, ignore_index=self.void_id)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+
+# -- data ----------------------------------------------------------------------------------------
+
+
+def parse_eval_set(spec: str) -> tuple[str, tuple[str, ...]]:
+    """``"val"`` -> ("val", ()); ``"train:0006R0"`` -> ("train", ("0006R0",))."""
+    split, _, sequences = spec.partition(":")
+    return split, tuple(s for s in sequences.split(",") if s)
+
+
+def load_training_frames(config: TrainConfig) -> tuple[np.ndarray, np.ndarray, CamVid]:
+    """All training frames and labels (uint8), with ``exclude_sequences`` left out; and the first split."""
+    splits = [CamVid(config.data, s, exclude_sequences=config.exclude_sequences) for s in config.train_splits]
+    arrays = [s.load_all() for s in splits]
+    return np.concatenate([a[0] for a in arrays]), np.concatenate([a[1] for a in arrays]), splits[0]
+
+
+def load_eval_sets(config: TrainConfig) -> dict[str, CamVid]:
+    sets = {}
+    for spec in config.eval_sets:
+        split, sequences = parse_eval_set(spec)
+        sets[spec] = CamVid(config.data, split, sequences=sequences or None)
+    return sets
 
 
 def torch_predictor(model: AttendSeg, info_size: tuple[int, int], normalization: Normalization, device: torch.device):
     """Predictor for :func:`attendseg_ros.evaluation.evaluate` running the torch model."""
     wrapped = LabelsAndConfidence(model).eval()
+    memory_format = _memory_format_of(model)
 
     @torch.no_grad()
     def predict(frames: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(preprocess(frames, info_size, normalization)).to(device)
-        labels, _ = wrapped(x)
+        labels, _ = wrapped(x.contiguous(memory_format=memory_format))
         labels = labels.cpu().numpy()
         if labels.shape[1:] != frames.shape[1:3]:
             import cv2
@@ -106,6 +315,9 @@ def torch_predictor(model: AttendSeg, info_size: tuple[int, int], normalization:
         return labels
 
     return predict
+
+
+# -- the run -------------------------------------------------------------------------------------
 
 
 class _Distributed:
@@ -133,128 +345,204 @@ class _Distributed:
             dist.destroy_process_group()
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
-    """Train, validate every ``val_every`` epochs, keep the best model on val; returns a summary."""
+class _StopRequest:
+    """SIGINT/SIGTERM set a flag: the run saves its resume file at the end of the step and returns."""
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopRequest:
+        if _in_main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self.requested = signal.Signals(signum).name
+
+    def __exit__(self, *_exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _batches(generator: torch.Generator, count: int, batch_size: int) -> Iterator[torch.Tensor]:
+    while True:
+        yield torch.randint(0, count, (batch_size,), generator=generator)
+
+
+def train(config: TrainConfig, resume_from: str | Path | None = None) -> dict[str, Any]:
+    """Run (or continue) the schedule of ``config``; returns a summary.
+
+    Files in ``config.out``: ``resume.safetensors`` (everything needed to continue), ``ema``
+    (the recalibrated EMA model at the last evaluation, with metrics) and, once the schedule has
+    run out, ``final`` (the same for the last step), plus ``history.json``.
+    ``resume_from`` names a resume file; the newer of it and ``out/resume.safetensors`` is used.
+    """
+    from .resume import ResumeFileError, ResumeState, load_resume, newest_resume, save_resume
+
+    out = Path(config.out)
+    local_resume = out / "resume.safetensors"
+    state: ResumeState | None = None
+    source = None
+    if resume_from is not None:
+        if not Path(resume_from).is_file():
+            raise ResumeFileError(f"{resume_from}: resume file not found")
+        source = newest_resume([resume_from, local_resume])
+    elif local_resume.is_file():
+        raise ResumeFileError(
+            f"{local_resume} exists: continue that run with --resume {local_resume}, or choose another --out"
+        )
     env = _Distributed()
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    if source is not None:
+        state = load_resume(source)
+        config = _resumed_config(state.config, config)
+    torch.set_num_threads(config.threads or os.cpu_count() or 1)
     seed = config.seed + env.rank
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    out = Path(config.out)
     if env.main:
         out.mkdir(parents=True, exist_ok=True)
+    precision = resolve_precision(config.precision, env.device)
 
-    splits = [CamVid(config.data, s) for s in config.train_splits]
-    classes = splits[0].classes
-    arrays = [s.load_all() for s in splits]
-    images_np = np.concatenate([a[0] for a in arrays])
-    labels_np = np.concatenate([a[1] for a in arrays])
+    images_np, labels_np, first_split = load_training_frames(config)
+    classes = first_split.classes
     weights = class_weights(labels_np, classes.num_classes, config.class_weighting).to(env.device)
     images = torch.from_numpy(images_np).to(env.device)
     labels = torch.from_numpy(labels_np).to(env.device)
-    val_set = CamVid(config.data, config.val_split) if config.val_split else None
-    log.info(
-        "training on %d frames (%s), %d classes, device %s",
-        len(images),
-        "+".join(config.train_splits),
-        classes.num_classes,
-        env.device,
-    )
+    eval_sets = load_eval_sets(config) if env.main else {}
 
     model = create_model(config.variant, num_classes=classes.num_classes).to(env.device)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    start_epoch, best_miou, history = 0, -1.0, []
-    state_path, opt_path = out / "last.safetensors", out / "last_optimizer.pt"
-    if config.resume and state_path.is_file():
-        model.load_state_dict(load_file(str(state_path), device=str(env.device)))
-        saved = torch.load(opt_path, map_location=env.device, weights_only=True)
-        optimizer.load_state_dict(saved["optimizer"])
-        start_epoch, best_miou = int(saved["epoch"]), float(saved["best_miou"])
-        history = json.loads((out / "history.json").read_text()) if (out / "history.json").is_file() else []
-        log.info("resumed from %s at epoch %d (best val mIoU %.4f)", state_path, start_epoch, best_miou)
+    optimizer = make_optimizer(model, config)
+    average = WeightAverage(model, config.ema_decay)
+    step, history = 0, []
+    generator = torch.Generator().manual_seed(seed)
+    if state is not None:
+        state.restore(model, average, optimizer)
+        step, history = state.step, list(state.history)
+        generator.manual_seed(seed * 1_000_003 + step)  # a fresh, reproducible stream per resume point
+        log.info("resumed from %s at step %d of %d", source, step, config.steps)
     trained = torch.nn.parallel.DistributedDataParallel(model) if env.world_size > 1 else model
+    train_step = TrainStep(trained, optimizer, weights, classes.void_id, config, precision, env.device)
+    log.info(
+        "training on %d frames (%s%s), %d classes, %s, %s, %d threads, step %d/%d",
+        len(images),
+        "+".join(config.train_splits),
+        f" without {','.join(config.exclude_sequences)}" if config.exclude_sequences else "",
+        classes.num_classes,
+        env.device,
+        precision,
+        torch.get_num_threads(),
+        step,
+        config.steps,
+    )
 
-    augment = Augmentation(crop=config.crop, scale_range=config.scale_range)
-    normalization = Normalization()
-    steps_per_epoch = max(1, len(images) // (config.batch_size * env.world_size))
-    total_steps = config.epochs * steps_per_epoch
-    use_amp = config.amp and env.device.type == "cuda"
-    started = time.monotonic()
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
     info = ModelInfo(
         config=model.config,
         classes=classes,
         input_size=tuple(config.input_size),
-        normalization=normalization,
+        normalization=Normalization(),
         name=config.variant,
-        training={"command": command, "config": _jsonable(asdict(config)), "seed": config.seed},
+        training={"command": command, "config": config.to_dict(), "seed": config.seed},
     )
+    recalibration_frames = images[
+        torch.randperm(len(images), generator=torch.Generator().manual_seed(config.seed))[
+            : config.bn_recalibration_frames
+        ]
+    ]
 
-    def save_last(epoch: int) -> None:
-        save_model(state_path, model, info)
-        torch.save({"optimizer": optimizer.state_dict(), "epoch": epoch, "best_miou": best_miou}, opt_path)
-        (out / "history.json").write_text(json.dumps(history, indent=1))
+    def write_average(name: str, metrics: dict[str, Any]) -> Path:
+        """Write the (recalibrated) EMA model as ``out/NAME.safetensors`` with its metrics."""
+        return save_model(out / f"{name}.safetensors", average.model, replace(info, metrics={**metrics, "step": step}))
 
-    epoch, lr, stop = start_epoch, config.lr, False
-    for epoch in range(start_epoch, config.epochs):
-        trained.train()
-        running = 0.0
-        bar = tqdm(
-            range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=None if env.main else True
-        )
-        for step in bar:
-            global_step = epoch * steps_per_epoch + step
-            progress = global_step / total_steps
-            if config.time_limit_min:  # the schedule follows wall time when that runs out first
-                progress = max(progress, (time.monotonic() - started) / 60 / config.time_limit_min)
-            if progress >= 1.0:
-                stop = True
+    def evaluate_average() -> dict[str, Any]:
+        """Recalibrate the EMA model's BatchNorm, then score it on every evaluation set."""
+        recalibrate_batchnorm(average.model, recalibration_frames, tuple(config.input_size))
+        predictor = torch_predictor(average.model, tuple(config.input_size), Normalization(), env.device)
+        return {name: evaluate(predictor, data, progress=False)[1] for name, data in eval_sets.items()}
+
+    def save_state() -> None:
+        save_resume(local_resume, ResumeState(config.to_dict(), step, history, model, average, optimizer))
+
+    started = time.monotonic()
+    last_save, first_step = started, step
+    running: float | None = None
+    stop_reason: str | None = None
+    reports: dict[str, Any] = {}
+    batches = _batches(generator, len(images), config.batch_size)
+    bar = tqdm(total=config.steps, initial=step, desc="train", disable=None if env.main else True)
+    with _StopRequest() as stop:
+        while step < config.steps:
+            index = next(batches).to(env.device)
+            lr = learning_rate(config, step)
+            loss = train_step(images[index], labels[index], config.crop_at(step), lr, generator)
+            average.update(model)
+            step += 1
+            running = loss if running is None else 0.98 * running + 0.02 * loss
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.3f}", lr=f"{lr:.2e}")
+            if env.main and bar.disable and step % config.log_every == 0:  # no bar: a log line instead
+                pace = (time.monotonic() - started) / max(step - first_step, 1)
+                log.info("step %d/%d loss %.4f lr %.2e %.2f s/step", step, config.steps, running, lr, pace)
+            record = None
+            if env.main and (step % config.eval_every == 0 or step == config.steps):
+                reports = evaluate_average()
+                record = {"step": step, "loss": running, "lr": lr, "minutes": (time.monotonic() - started) / 60}
+                for name, report in reports.items():
+                    record[name] = {
+                        k: report[k] for k in ("pixel_accuracy", "mean_class_accuracy", "miou", "class_iou")
+                    }
+                history.append(_jsonable(record))
+                log.info("step %d: %s", step, json.dumps(record))
+                write_average("ema", reports)
+            elapsed_min = (time.monotonic() - started) / 60
+            if config.time_limit_min and elapsed_min >= config.time_limit_min:
+                stop_reason = f"time limit of {config.time_limit_min:g} min"
+            if stop.requested:
+                stop_reason = f"signal {stop.requested}"
+            if env.main and (
+                stop_reason or step == config.steps or time.monotonic() - last_save >= 60 * config.save_every_min
+            ):
+                save_state()
+                last_save = time.monotonic()
+            if stop_reason:
                 break
-            lr = learning_rate(config, progress, global_step / steps_per_epoch)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            index = torch.randint(0, len(images), (config.batch_size,), generator=generator).to(env.device)
-            batch_images, batch_labels = augment(images[index], labels[index], classes.void_id, generator)
-            x = preprocess(batch_images, None, normalization).contiguous(memory_format=memory_format)
-            with torch.autocast(env.device.type, dtype=torch.bfloat16, enabled=use_amp):
-                logits = trained(x)
-            loss = F.cross_entropy(logits.float(), batch_labels.long(), weight=weights, ignore_index=classes.void_id)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            running = 0.9 * running + 0.1 * loss.item() if step else loss.item()
-            bar.set_postfix(loss=f"{running:.3f}", lr=f"{lr:.2e}", best_miou=f"{max(best_miou, 0):.3f}")
-        elapsed_min = (time.monotonic() - started) / 60
-        record: dict[str, Any] = {"epoch": epoch + 1, "loss": running, "lr": lr, "minutes": elapsed_min}
-        last_epoch = epoch + 1 == config.epochs or stop
-        if env.main and val_set is not None and ((epoch + 1) % config.val_every == 0 or last_epoch):
-            _, report = evaluate(torch_predictor(model, tuple(config.input_size), normalization, env.device), val_set)
-            record.update({k: report[k] for k in ("pixel_accuracy", "mean_class_accuracy", "miou")})
-            log.info("epoch %d: val mIoU %.4f, pixel acc %.4f", epoch + 1, report["miou"], report["pixel_accuracy"])
-            if float(report["miou"]) > best_miou:
-                best_miou = float(report["miou"])
-                best_info = ModelInfo(**{**info.__dict__, "metrics": {config.val_split: report, "epoch": epoch + 1}})
-                save_model(out / "best.safetensors", model, best_info)
-        if env.main:
-            history.append(record)
-            log.info("epoch %d: %s", epoch + 1, json.dumps(record))
-            save_last(epoch + 1)
-        if stop:
-            log.info("time limit of %.1f min reached after epoch %d", config.time_limit_min, epoch + 1)
-            break
+    bar.close()
+    finished = step >= config.steps
+    if env.main:
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+    if env.main and finished:
+        write_average("final", reports)
+    elif env.main:
+        log.info("stopped at step %d/%d (%s); resume with --resume %s", step, config.steps, stop_reason, local_resume)
     env.close()
     return {
         "out": str(out),
-        "epochs_done": epoch + 1,
-        "best_val_miou": best_miou,
+        "step": step,
+        "steps": config.steps,
+        "finished": finished,
+        "stopped_by": stop_reason,
         "minutes": (time.monotonic() - started) / 60,
-        "stopped_on_time_limit": stop,
+        "last_eval": history[-1] if history else None,
     }
+
+
+def _resumed_config(saved: dict[str, Any], given: TrainConfig) -> TrainConfig:
+    """The saved schedule, with this machine's paths, threads and time limit."""
+    values = dict(saved)
+    for key in TrainConfig.MACHINE_LOCAL:
+        values[key] = getattr(given, key)
+    return TrainConfig.from_dict(values)
 
 
 def _jsonable(value: Any) -> Any:
@@ -262,4 +550,8 @@ def _jsonable(value: Any) -> Any:
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
     return value

@@ -79,6 +79,11 @@ def encode_color_labels(rgb: np.ndarray, table: ClassTable) -> np.ndarray:
     return labels
 
 
+def sequence_of(image: Path) -> str:
+    """The drive a CamVid frame belongs to: its name before the first ``_`` (``0006R0_f02340.png`` -> ``0006R0``)."""
+    return Path(image).name.split("_", 1)[0]
+
+
 @dataclass(frozen=True)
 class Sample:
     image: Path
@@ -88,7 +93,15 @@ class Sample:
 class CamVid:
     """One split of CamVid: ``len()``, ``[i] -> (rgb uint8 HxWx3, labels uint8 HxW)``, ``.classes``."""
 
-    def __init__(self, root: str | Path, split: str = "train", layout: str | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train",
+        layout: str | None = None,
+        sequences: tuple[str, ...] | None = None,
+        exclude_sequences: tuple[str, ...] = (),
+    ) -> None:
+        """``sequences`` keeps only frames of those drives; ``exclude_sequences`` leaves drives out."""
         self.root = Path(root)
         if not self.root.is_dir():
             raise DatasetError(f"dataset folder {self.root} does not exist")
@@ -102,8 +115,12 @@ class CamVid:
         else:
             self.classes = read_label_colors(self.root / "label_colors.txt")
             self.samples = self._camvid32_samples()
+        if sequences is not None:
+            self.samples = [s for s in self.samples if sequence_of(s.image) in sequences]
+        self.samples = [s for s in self.samples if sequence_of(s.image) not in exclude_sequences]
         if not self.samples:
-            raise DatasetError(f"no {split} frames found in {self.root}")
+            selection = f" of sequences {list(sequences)}" if sequences is not None else ""
+            raise DatasetError(f"no {split} frames{selection} found in {self.root}")
 
     def _segnet_samples(self) -> list[Sample]:
         images, labels = self.root / self.split, self.root / f"{self.split}annot"

@@ -62,3 +62,21 @@ def test_augmentation_pads_with_void_outside_the_frame() -> None:
     _, out_labels = aug(images, labels, 11, torch.Generator().manual_seed(0))
     values = set(out_labels.unique().tolist())
     assert values == {0, 11}
+
+
+def test_augmentation_gamma_jitter_darkens_and_brightens() -> None:
+    """Gamma in [1 - g, 1 + g] changes mid-tones both ways and keeps black and white fixed."""
+    n = 64
+    images = torch.full((n, 8, 8, 3), 128, dtype=torch.uint8)
+    images[:, 0, 0] = 0
+    images[:, 0, 1] = 255
+    labels = torch.zeros(n, 8, 8, dtype=torch.uint8)
+    aug = Augmentation(
+        crop=(8, 8), scale_range=(1.0, 1.0), flip=False, brightness=0, contrast=0, saturation=0, gamma=0.5
+    )
+    out, _ = aug(images, labels, void_id=11, generator=torch.Generator().manual_seed(0))
+    mid = out[:, 4, 4, 0].float()
+    assert mid.min() < 100 and mid.max() > 156  # 128 ** gamma spans both sides of 128
+    assert int(out[:, 0, 0].max()) == 0 and int(out[:, 0, 1].min()) == 255
+    plain = Augmentation(crop=(8, 8), scale_range=(1.0, 1.0), flip=False, brightness=0, contrast=0, saturation=0)
+    assert torch.equal(plain(images, labels, 11, torch.Generator().manual_seed(0))[0], images)

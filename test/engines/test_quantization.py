@@ -69,17 +69,66 @@ def test_default_int8_keeps_the_logits_in_float(random_model: dict[str, Path]) -
 def test_tensorrt_compatible_int8_is_symmetric(random_model: dict[str, Path], camvid_dir: Path, tmp_path: Path) -> None:
     info = read_info(random_model["onnx_fp32"])
     path, calibration = quantize_int8(
-        random_model["onnx_fp32"], tmp_path / "trt.int8.onnx", info, camvid_dir, count=2, method="minmax",
+        random_model["onnx_fp32"],
+        tmp_path / "trt.int8.onnx",
+        info,
+        camvid_dir,
+        count=2,
+        method="minmax",
         tensorrt_compatible=True,
     )
     assert calibration.activations == "int8 symmetric"
     graph = onnx.load(str(path)).graph
     initializers = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    zero_points = [initializers[n.input[2]] for n in graph.node
-                   if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 2]
+    zero_points = [
+        initializers[n.input[2]]
+        for n in graph.node
+        if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 2
+    ]
     assert zero_points
     assert all(zp.dtype in (np.int8, np.int32) and not zp.any() for zp in zero_points)  # TensorRT: zero points 0
     assert max(int(np.abs(w.astype(int)).max()) for w in _conv_weights(path)) == 127  # full 8-bit weights
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     labels, _ = session.run(None, {"input": np.zeros((1, 3, *info.input_size), np.float32)})
     assert labels.shape == (1, *info.input_size)
+
+
+_PEAK_RSS_SCRIPT = """
+import resource, sys
+from pathlib import Path
+from attendseg_ros.checkpoint import read_info
+from attendseg_ros.export import quantize_int8
+fp32, camvid, count, out = sys.argv[1:5]
+quantize_int8(Path(fp32), Path(out), read_info(Path(fp32)), camvid, count=int(count))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_calibration_memory_does_not_grow_with_frame_count(
+    random_model: dict[str, Path], camvid_dir: Path, tmp_path: Path
+) -> None:
+    """Frames are calibrated two at a time: 12 frames peak about as high as 2 (not 6x the activations)."""
+    import subprocess
+    import sys
+
+    def peak_mb(count: int) -> int:
+        command = [sys.executable, "-c", _PEAK_RSS_SCRIPT, str(random_model["onnx_fp32"]), str(camvid_dir)]
+        command += [str(count), str(tmp_path / f"q{count}.onnx")]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=240, check=True)
+        return int(result.stdout.split()[-1])
+
+    # at 96x128 one frame's activations are ~45 MB: unbounded, 12 frames would add ~450 MB
+    assert peak_mb(12) - peak_mb(2) < 150
+
+
+def test_calibration_reader_slices_cover_every_frame(random_model: dict[str, Path], camvid_dir: Path) -> None:
+    from attendseg_ros.data.camvid import CamVid
+    from attendseg_ros.export import _CalibrationReader, calibration_stride
+
+    assert calibration_stride(32) == 2 and calibration_stride(33) == 1 and calibration_stride(1) == 1
+    info = read_info(random_model["onnx_fp32"])
+    reader = _CalibrationReader(CamVid(camvid_dir, "val"), [0, 5, 9], info)
+    assert len(reader) == 3
+    reader.set_range(1, 3)
+    batches = [reader.get_next(), reader.get_next(), reader.get_next()]
+    assert batches[2] is None and all(b["input"].shape == (1, 3, 96, 128) for b in batches[:2])
