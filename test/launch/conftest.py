@@ -198,83 +198,10 @@ def launches(ros_domain: RosDomain) -> Iterator[Callable[..., Launch]]:
         launch.kill()
 
 
-class Probe:
-    """The test's own node on the module's domain: publishes frames, collects what comes back."""
-
-    def __init__(self, domain_id: int) -> None:
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-
-        self._rclpy = rclpy
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
-        self.node = rclpy.create_node("attendseg_launch_probe", context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._publishers: dict[str, Any] = {}
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self._rclpy.try_shutdown(context=self.context)
-
-    def spin_until(self, condition: Callable[[], Any], timeout: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout
-        while not (value := condition()):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-            self.executor.spin_once(timeout_sec=0.05)
-        return value
-
-    def spin_for(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.05)
-
-    def collect(self, msg_type: type, topic: str, qos: Any = None) -> list:
-        """Subscribe (reliable, depth 10 unless ``qos``); the list received messages are appended to."""
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-
-        received: list = []
-        qos = qos or QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.node.create_subscription(msg_type, topic, received.append, qos)
-        return received
-
-    def publish_frame(self, topic: str, stamp_sec: int, height: int = 240, width: int = 320) -> None:
-        """A synthetic rgb8 frame (sky-ish top, grey bottom) stamped ``stamp_sec`` on ``topic``."""
-        import numpy as np
-        from rclpy.qos import qos_profile_sensor_data
-        from sensor_msgs.msg import Image
-
-        if topic not in self._publishers:
-            self._publishers[topic] = self.node.create_publisher(Image, topic, qos_profile_sensor_data)
-        frame = np.zeros((height, width, 3), np.uint8)
-        frame[: height // 2] = (120, 160, 200)
-        frame[height // 2 :] = (90, 90, 90)
-        msg = Image(height=height, width=width, encoding="rgb8", step=3 * width, data=frame.tobytes())
-        msg.header.stamp.sec = stamp_sec
-        msg.header.frame_id = "camera"
-        self._publishers[topic].publish(msg)
-
-    def publish_until(self, topic: str, stamp_sec: int, received: list, timeout: float, what: str) -> Any:
-        """Publish a frame every 0.5 s (best effort) until a message stamped ``stamp_sec`` is in ``received``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.publish_frame(topic, stamp_sec)
-            step_end = min(time.monotonic() + 0.5, deadline)
-            while time.monotonic() < step_end:
-                self.executor.spin_once(timeout_sec=0.05)
-                for msg in received:
-                    if msg.header.stamp.sec == stamp_sec:
-                        return msg
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 @pytest.fixture(scope="module")
-def probe(ros_domain: RosDomain) -> Iterator[Probe]:
-    probe = Probe(ros_domain.domain_id)
-    try:
-        yield probe
-    finally:
-        probe.close()
+def probe(ros_domain: RosDomain) -> Iterator[Any]:
+    """The test's own node on the module's domain (attendseg_ros.ros.process.Client)."""
+    from attendseg_ros.ros.process import Client
+
+    with Client("attendseg_launch_probe", domain_id=ros_domain.domain_id) as client:
+        yield client

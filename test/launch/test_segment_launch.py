@@ -17,6 +17,7 @@ import pytest
 import yaml
 from ament_index_python.packages import get_package_share_directory
 from sensor_msgs.msg import Image
+from support import bgr_image, camera_frame, stamp_header
 
 from attendseg_ros.ros import parameters
 
@@ -28,6 +29,16 @@ FILE_CHANGES = {"backend": "torch", "threads": 1, "max_batch": 2, "overlay_alpha
                 "drivable_min_region_fraction": 0.01, "diagnostics_period": 2.0}
 LAUNCH_OVERRIDES = {"backend": "onnxruntime", "camera_topics": CAMERAS}
 START_TIMEOUT = 120.0
+
+
+def frame(stamp_sec: int) -> Image:
+    """A synthetic 320x240 camera frame stamped ``stamp_sec``."""
+    return bgr_image(stamp_header(stamp_sec, 0, "camera"), camera_frame(240, 320))
+
+
+def stamped(received: list, stamp_sec: int) -> Any:
+    """A condition: the message of ``received`` stamped ``stamp_sec`` (None until it came)."""
+    return lambda: next((m for m in received if m.header.stamp.sec == stamp_sec), None)
 
 
 def shipped_parameters() -> dict[str, Any]:
@@ -74,12 +85,13 @@ def test_frames_come_back_as_labels_of_their_own_camera_only(probe: Any, robots:
               for prefix in ("/robot1/front", "/robot1/rear", "/robot2/camera")}
     stamps = {"/robot1/front": 101, "/robot1/rear": 102, "/robot2/camera": 201}
     for prefix, stamp in stamps.items():
-        msg = probe.publish_until(f"{prefix}/image_raw", stamp, labels[prefix], 60.0, f"{prefix} labels")
+        msg = probe.publish_until(f"{prefix}/image_raw", frame(stamp), stamped(labels[prefix], stamp), 60.0,
+                                  f"{prefix} labels")
         assert (msg.height, msg.width, msg.encoding) == (240, 320, "mono8")
         assert msg.header.frame_id == "camera"
         classes = np.frombuffer(bytes(msg.data), np.uint8)
         assert classes.size == 240 * 320 and classes.max() < 11  # camvid11 class ids
-    probe.spin_for(1.0)  # anything that was going to leak to another robot or camera has arrived by now
+    probe.spin(1.0)  # anything that was going to leak to another robot or camera has arrived by now
     for prefix, received in labels.items():
         assert {m.header.stamp.sec for m in received} == {stamps[prefix]}, prefix
 
@@ -108,15 +120,16 @@ def test_lifecycle_deactivate_stops_and_activate_resumes_the_output(
     ros_domain: Any, probe: Any, robots: dict
 ) -> None:
     labels = probe.collect(Image, "/robot1/front/segmentation/labels")
-    probe.publish_until("/robot1/front/image_raw", 300, labels, 60.0, "labels before deactivating")
+    probe.publish_until("/robot1/front/image_raw", frame(300), stamped(labels, 300), 60.0, "labels before deactivating")
     assert "Transitioning successful" in ros_domain.run("lifecycle", "set", ROBOT1, "deactivate").stdout
     assert ros_domain.run("lifecycle", "get", ROBOT1).stdout.strip() == "inactive [2]"
     for _ in range(6):
-        probe.publish_frame("/robot1/front/image_raw", 301)
-        probe.spin_for(0.5)
+        probe.publisher("/robot1/front/image_raw").publish(frame(301))
+        probe.spin(0.5)
     assert 301 not in {m.header.stamp.sec for m in labels}, "labels published while inactive"
     assert "Transitioning successful" in ros_domain.run("lifecycle", "set", ROBOT1, "activate").stdout
-    probe.publish_until("/robot1/front/image_raw", 302, labels, 60.0, "labels after activating again")
+    probe.publish_until("/robot1/front/image_raw", frame(302), stamped(labels, 302), 60.0,
+                        "labels after activating again")
 
 
 def test_sigint_ends_the_launch_and_its_node_cleanly(ros_domain: Any, robots: dict) -> None:
