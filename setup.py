@@ -1,6 +1,11 @@
-"""pip/venv installation of attendseg_ros (colcon on a ROS install uses CMakeLists.txt; see README)."""
+"""pip/venv installation of attendseg_ros's Python package (colcon on a ROS install uses CMakeLists.txt).
 
-from glob import glob
+Only the Python package and its console scripts are installed from here. Everything ROS tooling looks
+up (share/attendseg_ros/{package.xml,launch,config,msg}, the ament index marker, the
+lib/attendseg_ros launchers, the generated messages) is installed by CMakeLists.txt's install rules,
+for colcon and for the Makefile's venv alike. console_scripts below is the one list of executables:
+CMakeLists.txt reads it (one "name = module:function" per line) to write the launchers.
+"""
 
 from setuptools import find_packages, setup
 
@@ -11,13 +16,6 @@ setup(
     version="0.1.0",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
     package_data={PACKAGE: ["weights/*.safetensors", "weights/*.json", "weights/*.onnx"]},
-    data_files=[
-        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
-        (f"share/{PACKAGE}", ["package.xml"]),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
-        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/msg", glob("msg/*.msg")),
-    ],
     python_requires=">=3.10",
     install_requires=[
         "numpy",
@@ -51,6 +49,7 @@ setup(
             "attendseg-evaluate = attendseg_ros.ros.evaluation_node:main",
             "attendseg-camvid-to-bag = attendseg_ros.cli.camvid_to_bag:main",
             "attendseg-evaluate-bag = attendseg_ros.cli.evaluate_bag:main",
+            "attendseg-play-bag = attendseg_ros.ros.bag_player:main",
         ],
     },
 )

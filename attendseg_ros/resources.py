@@ -10,10 +10,10 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def config_dir() -> Path:
-    """The config/ folder: the source tree, the pip data_files share dir, or the ament share dir."""
+    """The config/ folder: the source tree, the venv's share dir (CMake install rules), or the ament share dir."""
     candidates = [
         _PACKAGE_DIR.parent / "config",  # source checkout / editable install
-        Path(sys.prefix) / "share" / PACKAGE_NAME / "config",  # pip install (data_files)
+        Path(sys.prefix) / "share" / PACKAGE_NAME / "config",  # venv (the Makefile runs CMake's install rules)
     ]
     try:
         from ament_index_python.packages import get_package_share_directory

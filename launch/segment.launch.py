@@ -1,8 +1,11 @@
 """Launch the attendseg_ros segmentation node (a lifecycle node that configures and activates itself).
 
-    ros2 launch attendseg_ros segment.launch.py camera_topics:="[/front/image_raw, /rear/image_raw]"
+    ros2 launch attendseg_ros segment.launch.py camera_topics:="[front/image_raw, rear/image_raw]"
     ros2 launch attendseg_ros segment.launch.py namespace:=robot1 backend:=tensorrt log_level:=debug
 
+``namespace`` puts the node and its relative topics there: with ``namespace:=robot1`` the default
+``camera/image_raw`` is ``/robot1/camera/image_raw`` and the outputs are in
+``/robot1/camera/segmentation/``, so several robots share a domain. Absolute topic names stay as they are.
 Arguments left empty keep the value in ``params_file`` (default: the installed config/attendseg.yaml).
 The node process gets the large-image Fast DDS profile (config/fastdds_large_data.xml) unless
 FASTDDS_DEFAULT_PROFILES_FILE is already set or ``dds_profile`` says otherwise.
@@ -73,11 +76,12 @@ def generate_launch_description() -> LaunchDescription:
     )
     return LaunchDescription([
         DeclareLaunchArgument("camera_topics", default_value="",
-                              description="Input image topics, e.g. '[/front/image_raw, /rear/image_raw]'; "
-                                          "empty = camera_topics of params_file"),
+                              description="Input image topics, e.g. '[front/image_raw, rear/image_raw]' (relative "
+                                          "names are in the namespace); empty = camera_topics of params_file"),
         DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "attendseg.yaml"),
                               description="Node parameters (YAML)"),
-        DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node"),
+        DeclareLaunchArgument("namespace", default_value="",
+                              description="Namespace of the node and of its relative topics, e.g. robot1"),
         DeclareLaunchArgument("backend", default_value="", choices=["", *BACKEND_NAMES],
                               description="Inference backend; empty = backend of params_file"),
         DeclareLaunchArgument("use_sim_time", default_value="false", choices=["true", "false"],

@@ -393,3 +393,59 @@ class LabelledFrames:
                     f"is {labels.shape[1]}x{labels.shape[0]}",
                 )
         return frame
+
+
+@dataclass(frozen=True)
+class RecordedTopic:
+    """A topic of a bag as recorded: message type, count and the QoS its publisher offered."""
+
+    name: str
+    msgtype: str
+    count: int
+    qos: Qos  # the first offered profile; RECORDED_QOS when the bag recorded none
+
+
+class RecordedMessages:
+    """The raw (CDR) messages of some or all topics of a bag, in recording order, for playing it back.
+
+    ``topics`` holds a :class:`RecordedTopic` per selected topic; iterating yields
+    ``(topic, log_time_ns, cdr_bytes)``. A topic that is not in the bag, or damaged data, raises
+    :class:`BagError` naming the bag and the reason.
+    """
+
+    def __init__(self, path: str | Path, topics: list[str] | tuple[str, ...] | None = None) -> None:
+        self.path = Path(path)
+        reader = _open_reader(self.path)
+        try:
+            recorded = reader.topics
+            missing = [t for t in topics or () if t not in recorded]
+            if missing:
+                available = ", ".join(f"{t} ({i.msgtype})" for t, i in sorted(recorded.items())) or "none"
+                raise BagError(self.path, f"has no topic {', '.join(missing)}; topics in the bag: {available}")
+            self.topics: dict[str, RecordedTopic] = {}
+            for connection in reader.connections:
+                if (topics and connection.topic not in topics) or connection.topic in self.topics:
+                    continue
+                offered = getattr(connection.ext, "offered_qos_profiles", None) or [RECORDED_QOS]
+                info = recorded[connection.topic]
+                self.topics[connection.topic] = RecordedTopic(
+                    connection.topic, str(info.msgtype), int(info.msgcount), offered[0]
+                )
+        finally:
+            reader.close()
+
+    def __len__(self) -> int:
+        return sum(topic.count for topic in self.topics.values())
+
+    def __iter__(self) -> Iterator[tuple[str, int, bytes]]:
+        reader = _open_reader(self.path)
+        where = ""
+        try:
+            connections = [c for c in reader.connections if c.topic in self.topics]
+            for connection, log_time, raw in reader.messages(connections=connections):
+                where = f" ({connection.topic} message at log time {log_time})"
+                yield connection.topic, int(log_time), bytes(raw)
+        except _READ_ERRORS as exc:
+            raise BagError(self.path, f"unreadable or damaged{where}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            reader.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -95,12 +96,25 @@ class EvaluationNode(Node):
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=value["queue_depth"], reliability=reliability)
         self.report_publisher = self.create_publisher(EvaluationReport, value["report_topic"], 10)
         self.create_subscription(Image, value["labels_topic"], self._on_labels, qos)
-        self.create_subscription(Image, value["ground_truth_topic"], self._on_ground_truth, qos)
+        # Ground truth is subscribed to only once a labels publisher is known here: a player that waits
+        # for its subscribers (attendseg-play-bag --wait-for-subscribers) then starts only when labels
+        # can reach this node too; before, the first frames' labels could be lost to slow discovery.
+        self._labels_topic = value["labels_topic"]
+        self._ground_truth = (value["ground_truth_topic"], qos)
+        self._connect_timer = self.create_timer(0.1, self._connect_ground_truth)
         self.create_timer(value["report_period"], self._on_timer)
         self.get_logger().info(
             f"scoring {value['labels_topic']} against {value['ground_truth_topic']} "
             f"({self.classes.num_classes} classes of {self.classes.name})"
         )
+
+    def _connect_ground_truth(self) -> None:
+        if self.count_publishers(self._labels_topic) == 0:
+            return
+        self.destroy_timer(self._connect_timer)
+        topic, qos = self._ground_truth
+        self.create_subscription(Image, topic, self._on_ground_truth, qos)
+        self.get_logger().info(f"{self._labels_topic} has a publisher: subscribed to {topic}")
 
     def _receive(self, msg: Image, what: str) -> tuple[int, np.ndarray] | None:
         if self.finished:
@@ -215,6 +229,7 @@ def main(args: list[str] | None = None) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C (launch forwards one) must not cut this short
         if node is not None:
             node.finish()
             node.destroy_node()

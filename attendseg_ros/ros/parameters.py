@@ -6,6 +6,12 @@ shows. Read-only ones (model, backend, topics, QoS) are fixed when the node star
 (drivable classes and cleanup, overlay alpha, which outputs publish, output resolution) change live
 through ``ros2 param set`` after :func:`validate` accepts them. ``config/attendseg.yaml`` lists them
 all with these defaults.
+
+Every parameter is declared WITH a value: rclpy answers a parameter request that includes an unset
+parameter with nothing at all, so one unset parameter empties ``ros2 param dump``. Nor can a
+parameter file express an empty list (rcl reads ``[]`` as "not set"). The two list parameters whose
+natural default is "nothing given" therefore default to ``[default]`` (:data:`DEFAULT`): the model's
+drivable classes, the backend's own options; :func:`read_static`/:func:`read_live` turn it into None.
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ from typing import Any
 
 import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
-from rclpy.exceptions import ParameterUninitializedException
 from rclpy.expand_topic_name import expand_topic_name
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -29,6 +34,7 @@ BACKENDS = registry.BACKEND_NAMES
 PRECISIONS = ("", *registry.PRECISIONS)
 RESOLUTIONS = ("input", "model")
 RELIABILITIES = ("best_effort", "reliable")
+DEFAULT = "default"  # the one item of a list parameter that asks for the model's/backend's default
 MAX_IMAGE_PIXELS = 8192 * 4096  # 32 MP: a 10000x10000 PNG of 114 KB would otherwise decode to 300 MB
 
 
@@ -80,11 +86,12 @@ SPECS: tuple[Spec, ...] = (
          f"({', '.join(f'{b.name}: {b.default_device}' for b in registry.BACKENDS.values())}).", read_only=True),
     Spec("threads", 0, _I, "CPU threads for the backend; 0 = the backend's default.", read_only=True,
          int_range=(0, 256)),
-    Spec("backend_options", None, _SA, "Backend-specific options as key=value (e.g. [spin=false] for "
-         "onnxruntime); unset = none.", read_only=True),
+    Spec("backend_options", [DEFAULT], _SA, "Backend-specific options as key=value (e.g. [spin=false] for "
+         f"onnxruntime); [{DEFAULT}] = the backend's defaults.", read_only=True),
     # Topics and QoS (fixed once the node starts).
-    Spec("camera_topics", ["/camera/image_raw"], _SA, "Input image topics; <ns>/image_raw is segmented onto "
-         f"<ns>/segmentation/{{{','.join((*OUTPUTS, 'info'))}}}; no two cameras may share a <ns>.", read_only=True),
+    Spec("camera_topics", ["camera/image_raw"], _SA, "Input image topics; <ns>/image_raw is segmented onto "
+         f"<ns>/segmentation/{{{','.join((*OUTPUTS, 'info'))}}}; no two cameras may share a <ns>. Relative names "
+         "are in the node's namespace.", read_only=True),
     Spec("use_compressed", False, _B, "Subscribe to <topic>/compressed (sensor_msgs/CompressedImage, jpeg/png) "
          "instead of the raw images.", read_only=True),
     Spec("max_batch", 4, _I, "Most cameras segmented in one inference call.", read_only=True, int_range=(1, 64)),
@@ -110,8 +117,8 @@ SPECS: tuple[Spec, ...] = (
     # Live.
     Spec("output_resolution", "input", _S, "Resolution of the outputs: the input image's or the model's.",
          choices=RESOLUTIONS),
-    Spec("drivable_classes", None, _SA, "Class names counted as drivable; unset = the model's class table "
-         "default (camvid11: [Road])."),
+    Spec("drivable_classes", [DEFAULT], _SA, f"Class names counted as drivable; [{DEFAULT}] = the model's class "
+         "table default (camvid11: [Road]), which replaces it when the model is loaded."),
     Spec("drivable_min_region_fraction", 0.001, _F, "Drivable regions smaller than this fraction of the image "
          "are removed (specks).", float_range=(0.0, 1.0)),
     Spec("drivable_max_hole_fraction", 0.001, _F, "Enclosed non-drivable holes up to this fraction of the image "
@@ -128,13 +135,20 @@ SPECS: tuple[Spec, ...] = (
 )
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 LIVE = tuple(spec.name for spec in SPECS if not spec.read_only)
+_DEFAULTABLE = tuple(spec.name for spec in SPECS if spec.default == [DEFAULT])
 
 
 def declare(node: Node) -> None:
-    """Declare every parameter on ``node`` (overrides from --ros-args / YAML apply)."""
+    """Declare every parameter on ``node`` with its default (overrides from --ros-args / YAML apply).
+
+    ``ValueError`` if an override left one without a value (rcl reads an empty list ``[]`` as unset).
+    """
     for spec in SPECS:
-        default = Parameter.Type(spec.type) if spec.default is None else spec.default
-        node.declare_parameter(spec.name, default, spec.descriptor())
+        if node.declare_parameter(spec.name, spec.default, spec.descriptor()).type_ == Parameter.Type.NOT_SET:
+            raise ValueError(
+                f"{spec.name} was given without a value: ROS reads an empty list [] as 'not set'; "
+                f"give [{DEFAULT}] for the default or list the items"
+            )
 
 
 def validate(name: str, value: Any, class_names: tuple[str, ...] | None = None) -> str | None:
@@ -156,7 +170,7 @@ def validate(name: str, value: Any, class_names: tuple[str, ...] | None = None) 
             return f"device: {exc}"
     if name == "camera_topics":
         return camera_topics_problem(list(value))
-    if name == "backend_options":
+    if name == "backend_options" and list(value) != [DEFAULT]:
         return _backend_options_problem(list(value))
     if name == "drivable_classes" and class_names is not None:
         unknown = [c for c in value if c not in class_names]
@@ -169,14 +183,15 @@ def camera_topics_problem(topics: list[str], node_name: str = "attendseg_segment
                           namespace: str = "/") -> str | None:
     """Why ``topics`` cannot be served by a node ``node_name`` in ``namespace``, naming the topics; or None.
 
-    Every input topic and every output topic derived from it must be a valid ROS name, and no two
-    cameras may share outputs (``/cam/image_raw`` and ``/cam/image_rect`` would both publish to
-    ``/cam/segmentation/*``).
+    Every input topic and every output topic derived from it must be a valid ROS name. Relative
+    names are expanded in the node's namespace first, so ``camera/image_raw`` and
+    ``/camera/image_raw`` in ``/`` are one topic (a duplicate), and no two cameras may share outputs
+    (``/cam/image_raw`` and ``/cam/image_rect`` would both publish to ``/cam/segmentation/*``).
     """
     if not topics:
         return "camera_topics must be a non-empty list of topic names, got []"
     problems: list[str] = []
-    outputs: dict[str, list[str]] = {}
+    inputs: dict[str, list[str]] = {}  # expanded input topic -> the names given for it
     for topic in topics:
         for name in (topic, output_topic(topic, next(iter(OUTPUTS)))):
             reason = _topic_name_problem(name, node_name, namespace)
@@ -185,13 +200,17 @@ def camera_topics_problem(topics: list[str], node_name: str = "attendseg_segment
                                 f"{reason}")
                 break
         else:
-            resolved = expand_topic_name(output_prefix(topic), node_name, namespace)
-            outputs.setdefault(resolved, []).append(topic)
-    if len(set(topics)) != len(topics):
-        problems.append(f"camera_topics has duplicates: {topics}")
-    shared = {prefix: names for prefix, names in outputs.items() if len(names) > 1 and len(set(names)) > 1}
-    for prefix, names in shared.items():
-        problems.append(f"cameras {names} would all publish to {prefix}/*; put each camera in its own namespace")
+            inputs.setdefault(expand_topic_name(topic, node_name, namespace), []).append(topic)
+    for expanded, names in inputs.items():
+        if len(names) > 1:
+            same = "" if len(set(names)) == 1 else f" (all {expanded}, outputs {output_prefix(expanded)}/*)"
+            problems.append(f"camera_topics has duplicates: {names}{same}")
+    outputs: dict[str, list[str]] = {}
+    for expanded, names in inputs.items():
+        outputs.setdefault(output_prefix(expanded), []).append(names[0])
+    for prefix, names in outputs.items():
+        if len(names) > 1:
+            problems.append(f"cameras {names} would all publish to {prefix}/*; put each camera in its own namespace")
     return "camera_topics: " + "; ".join(problems) if problems else None
 
 
@@ -263,21 +282,20 @@ class LiveSettings:
             if param.name.startswith("publish_"):
                 output = param.name.removeprefix("publish_")
                 (publish.add if param.value else publish.discard)(output)
-            elif param.name == "drivable_classes":
-                changes[param.name] = None if param.value is None else tuple(param.value)
             else:
-                changes[param.name] = param.value
+                changes[param.name] = _value(param.name, param.value)
         return LiveSettings(**{**self.__dict__, **changes, "publish": frozenset(publish)})
 
 
+def _value(name: str, value: Any) -> Any:
+    """A parameter value as the settings hold it: lists as tuples, ``[default]`` as None."""
+    if isinstance(value, list | tuple):
+        return None if name in _DEFAULTABLE and list(value) == [DEFAULT] else tuple(value)
+    return value
+
+
 def _values(node: Node, names: list[str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for name in names:
-        try:
-            values[name] = node.get_parameter(name).value
-        except ParameterUninitializedException:  # declared by type only (drivable_classes)
-            values[name] = None
-    return values
+    return {name: node.get_parameter(name).value for name in names}
 
 
 def read_static(node: Node) -> StaticSettings:
@@ -294,10 +312,7 @@ def read_static(node: Node) -> StaticSettings:
         registry.resolve(values["backend"], values["precision"] or None, values["device"] or None)
     except ValueError as exc:
         raise ValueError(f"backend/precision/device: {exc}") from exc
-    values["camera_topics"] = tuple(values["camera_topics"])
-    if values["backend_options"] is not None:
-        values["backend_options"] = tuple(values["backend_options"])
-    return StaticSettings(**values)
+    return StaticSettings(**{name: _value(name, value) for name, value in values.items()})
 
 
 def backend_options(items: tuple[str, ...] | None) -> dict[str, Any]:
@@ -313,7 +328,5 @@ def read_live(node: Node) -> LiveSettings:
     """The live settings as currently set on ``node``."""
     names = [n for n in LiveSettings.__dataclass_fields__ if n != "publish"]
     values = _values(node, names)
-    if values["drivable_classes"] is not None:
-        values["drivable_classes"] = tuple(values["drivable_classes"])
     publish = frozenset(name for name in OUTPUTS if node.get_parameter(f"publish_{name}").value)
-    return LiveSettings(**values, publish=publish)
+    return LiveSettings(**{name: _value(name, value) for name, value in values.items()}, publish=publish)

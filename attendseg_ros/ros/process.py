@@ -167,16 +167,17 @@ class Client:
     """A node in its own Context; everything waits with a timeout, spinning meanwhile.
 
     With ``watch`` (a :class:`NodeProcess`), every wait fails at once, with the node's log, when that
-    process exits.
+    process exits. ``domain_id``: a ROS domain other than ``ROS_DOMAIN_ID``'s.
     """
 
-    def __init__(self, name: str = "attendseg_client", watch: NodeProcess | None = None) -> None:
+    def __init__(self, name: str = "attendseg_client", watch: NodeProcess | None = None,
+                 domain_id: int | None = None) -> None:
         # Large results (overlays) need the large-data profile on this side too. Fast DDS reads it
         # once per process, at the first participant: a process that made one before keeps its own.
         os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", dds_profile())
         self.watch = watch
         self.context = Context()
-        rclpy.init(context=self.context)
+        rclpy.init(context=self.context, domain_id=domain_id)
         self.node = rclpy.create_node(name, context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)

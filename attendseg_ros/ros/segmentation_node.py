@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import signal
 import sys
 import threading
 import time
@@ -255,7 +256,8 @@ class SegmentationNode(LifecycleNode):
 
         out_qos = _qos(static.output_reliability, static.output_depth)
         info_type = _segmentation_info_type()
-        for index, topic in enumerate(static.camera_topics):
+        for index, camera_topic in enumerate(static.camera_topics):
+            topic = self.resolve_topic_name(camera_topic, only_expand=True)  # relative names: in the node's namespace
             prefix = output_prefix(topic)
             stats = CameraStats(topic, static.diagnostics_window)
             camera = Camera(topic, prefix, self.get_logger().get_child(f"camera{index}"), stats)
@@ -587,6 +589,9 @@ def main(args: list[str] | None = None) -> int:
         print(f"{NODE_NAME}: invalid parameters: {exc}", file=sys.stderr)
         status = 1
     finally:
+        # Ctrl-C reaches `ros2 launch` and its nodes together and launch then forwards another SIGINT:
+        # that second one must not cut the cleanup short (launch still escalates to SIGTERM/SIGKILL).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

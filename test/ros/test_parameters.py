@@ -100,6 +100,7 @@ def test_devices_are_the_engines_devices() -> None:
         (["/a/image_raw", "/b/x y"], ["'/b/x y'"]),
         (["image_raw", "/image_raw"], ["'image_raw'", "'/image_raw'", "/segmentation/*"]),
         (["/a//image_raw"], ["'/a//image_raw'", "repeated"]),
+        (["camera/image_raw", "/camera/image_raw"], ["duplicates", "'camera/image_raw'", "'/camera/image_raw'"]),
     ],
 )
 def test_camera_topics_are_refused_naming_the_topics(topics: list[str], named: list[str]) -> None:
@@ -115,7 +116,16 @@ def test_good_camera_topics_pass_in_any_namespace() -> None:
     assert parameters.validate("camera_topics", ["/front/image_raw"]) is None
 
 
+def test_relative_camera_topics_are_expanded_in_the_node_namespace() -> None:
+    """camera/image_raw is /robot1/camera/image_raw in /robot1: no clash with /camera/image_raw there."""
+    assert parameters.camera_topics_problem(["camera/image_raw", "/camera/image_raw"], "seg", "/robot1") is None
+    reason = parameters.camera_topics_problem(["camera/image_raw", "/robot1/camera/image_raw"], "seg", "/robot1")
+    assert reason is not None and "duplicates" in reason
+    assert parameters.validate("camera_topics", list(parameters.SPEC_BY_NAME["camera_topics"].default)) is None
+
+
 def test_backend_options_must_be_yaml_scalars() -> None:
+    assert parameters.validate("backend_options", [parameters.DEFAULT]) is None
     assert "not a YAML scalar" in parameters.validate("backend_options", ["spin=[unclosed"])
     assert parameters.validate("backend_options", ["spin=false", "optimization=all"]) is None
 
@@ -141,6 +151,29 @@ def test_params_file_applies_to_the_node_in_any_namespace(context: Context, tmp_
         assert node.live.drivable_classes is None  # unset until a model supplies its default
     finally:
         node.destroy_node()
+
+
+def test_every_parameter_has_a_value_and_an_empty_list_is_refused(context: Context, tmp_path: Path) -> None:
+    """rclpy answers nothing for a request naming an unset parameter (an empty `ros2 param dump`)."""
+    rclpy.init(context=context)
+    node = SegmentationNode(context=context)
+    try:
+        values = node.get_parameters([spec.name for spec in parameters.SPECS])
+        assert all(p.type_ != rclpy.Parameter.Type.NOT_SET for p in values)
+        assert node.get_parameter("backend_options").value == [parameters.DEFAULT]
+        assert node.static.backend_options is None and node.live.drivable_classes is None  # [default] reads as None
+        assert node.static.camera_topics == ("camera/image_raw",)  # relative: in the node's namespace
+    finally:
+        node.destroy_node()
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump({YAML_KEY: {"ros__parameters": {"backend_options": []}}}))
+    other = Context()
+    rclpy.init(args=["--ros-args", "--params-file", str(params_file)], context=other)
+    try:
+        with pytest.raises(ValueError, match=r"backend_options was given without a value: .*\[default\]"):
+            SegmentationNode(context=other)
+    finally:
+        rclpy.try_shutdown(context=other)
 
 
 def test_readme_documents_every_parameter_and_output() -> None:
