@@ -7,11 +7,31 @@ dataclasses; :mod:`attendseg_ros.ros.interop` turns the results into ROS message
 design and the research behind it.
 """
 
+from .class_map import (
+    ClassMap,
+    ClassMapError,
+    TargetClass,
+    class_map_path,
+    identity_class_map,
+    load_class_map,
+    parse_class_map,
+)
+from .label_info import LabelInfoContent, label_info_content, label_info_for
 from .unknown import UNKNOWN_ID, UNKNOWN_NAME, confidence_cutoff, mark_unknown
 
 __all__ = [
     "UNKNOWN_ID",
     "UNKNOWN_NAME",
+    "ClassMap",
+    "ClassMapError",
+    "LabelInfoContent",
+    "TargetClass",
+    "class_map_path",
     "confidence_cutoff",
+    "identity_class_map",
+    "label_info_content",
+    "label_info_for",
+    "load_class_map",
     "mark_unknown",
+    "parse_class_map",
 ]
