@@ -7,6 +7,7 @@ dataclasses; :mod:`attendseg_ros.ros.interop` turns the results into ROS message
 design and the research behind it.
 """
 
+from .camera_info import CameraGeometry, CameraInfoPairer, Roi, image_geometry, project, scale_geometry
 from .class_map import (
     ClassMap,
     ClassMapError,
@@ -22,16 +23,22 @@ from .unknown import UNKNOWN_ID, UNKNOWN_NAME, confidence_cutoff, mark_unknown
 __all__ = [
     "UNKNOWN_ID",
     "UNKNOWN_NAME",
+    "CameraGeometry",
+    "CameraInfoPairer",
     "ClassMap",
     "ClassMapError",
     "LabelInfoContent",
+    "Roi",
     "TargetClass",
     "class_map_path",
     "confidence_cutoff",
     "identity_class_map",
+    "image_geometry",
     "label_info_content",
     "label_info_for",
     "load_class_map",
     "mark_unknown",
     "parse_class_map",
+    "project",
+    "scale_geometry",
 ]
