@@ -17,6 +17,7 @@ from .class_map import (
     load_class_map,
     parse_class_map,
 )
+from .compression import EncodedImage, encode_jpeg, encode_png
 from .label_info import LabelInfoContent, label_info_content, label_info_for
 from .unknown import UNKNOWN_ID, UNKNOWN_NAME, confidence_cutoff, mark_unknown
 
@@ -27,11 +28,14 @@ __all__ = [
     "CameraInfoPairer",
     "ClassMap",
     "ClassMapError",
+    "EncodedImage",
     "LabelInfoContent",
     "Roi",
     "TargetClass",
     "class_map_path",
     "confidence_cutoff",
+    "encode_jpeg",
+    "encode_png",
     "identity_class_map",
     "image_geometry",
     "label_info_content",
