@@ -132,10 +132,11 @@ class ManagerBond:
     def stop(self, ack_timeout: float = 0.3) -> None:
         """Break the bond, so the manager sees it at once, and release bondpy's publisher and subscription.
 
-        bondpy re-sends "dead" every 50 ms until the manager acknowledges or ``ack_timeout`` passes
-        (from an executor callback such as ``on_deactivate`` of a single-threaded executor the
-        acknowledgement cannot be received, so that is the time this takes); shutting down right
-        after one "dead" message could lose it with the publisher.
+        A formed bond re-sends "dead" every 50 ms until the manager answers or ``ack_timeout``
+        passes (from a callback of a single-threaded executor, such as ``on_deactivate``, the
+        answer cannot arrive, so that is the time this takes). Then, and for a bond that had not
+        formed on this side yet (which sends "dead" once), the reliable "dead" messages are given
+        up to ``ack_timeout`` to be acknowledged before the publisher goes.
         """
         with self._lock:
             bond, self._bond = self._bond, None
@@ -144,6 +145,7 @@ class ManagerBond:
             return
         bond.break_bond()
         bond.wait_until_broken(Duration(seconds=ack_timeout))
+        bond.pub.wait_for_all_acked(Duration(seconds=ack_timeout))
         bond.shutdown()
         # bondpy destroys its entities itself but leaves them in the node's lists: remove them
         self.node.destroy_subscription(bond.sub)
