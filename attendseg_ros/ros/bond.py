@@ -129,14 +129,16 @@ class ManagerBond:
             self._bond = bond
         return True
 
-    def stop(self, ack_timeout: float = 0.3) -> None:
+    def stop(self, answer_timeout: float = 0.3, ack_timeout: float = 1.0) -> None:
         """Break the bond, so the manager sees it at once, and release bondpy's publisher and subscription.
 
-        A formed bond re-sends "dead" every 50 ms until the manager answers or ``ack_timeout``
+        A formed bond re-sends "dead" every 50 ms until the manager answers or ``answer_timeout``
         passes (from a callback of a single-threaded executor, such as ``on_deactivate``, the
         answer cannot arrive, so that is the time this takes). Then, and for a bond that had not
         formed on this side yet (which sends "dead" once), the reliable "dead" messages are given
-        up to ``ack_timeout`` to be acknowledged before the publisher goes.
+        up to ``ack_timeout`` to be acknowledged by DDS (usually milliseconds) before the
+        publisher goes. A manager that misses the break (a bond stopped while still forming)
+        notices the missing heartbeats after its ``bond_timeout``.
         """
         with self._lock:
             bond, self._bond = self._bond, None
@@ -144,7 +146,7 @@ class ManagerBond:
         if bond is None:
             return
         bond.break_bond()
-        bond.wait_until_broken(Duration(seconds=ack_timeout))
+        bond.wait_until_broken(Duration(seconds=answer_timeout))
         bond.pub.wait_for_all_acked(Duration(seconds=ack_timeout))
         bond.shutdown()
         # bondpy destroys its entities itself but leaves them in the node's lists: remove them

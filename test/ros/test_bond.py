@@ -163,6 +163,8 @@ def test_deactivate_breaks_the_bond_for_the_manager(node_factory) -> None:
         peer.wait_for("ready", FORM_TIMEOUT)
         node.trigger_activate()
         peer.wait_for("formed", FORM_TIMEOUT)
+        # as a manager deactivates: some time after the bond formed (on both sides; see stop())
+        assert node.bond is not None and node.bond.wait_until_formed(FORM_TIMEOUT)
         assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
         peer.wait_for("broken", 5.0)
         assert node.broken_reports == 0  # our own break is not reported as a failure
@@ -189,3 +191,11 @@ def test_a_crashed_manager_is_noticed_again_after_reactivation(node_factory) -> 
             assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
         finally:
             peer.close()
+
+
+def test_invalid_timeouts_raise(node_factory) -> None:
+    node = node_factory()
+    with pytest.raises(ValueError, match="0 < heartbeat_period < heartbeat_timeout"):
+        ManagerBond(node, heartbeat_timeout=0.0)
+    with pytest.raises(ValueError, match=r"got 0\.5 and 0\.2"):
+        ManagerBond(node, heartbeat_timeout=0.2, heartbeat_period=0.5)
