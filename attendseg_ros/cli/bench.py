@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from ..data.transforms import preprocess
-from ..engines import create_segmenter
+from ..data.preprocessing import preprocess
+from ..engines import EngineError, create_segmenter
 from ..engines.base import RESOLUTIONS, Segmentation, restore_size
+from ..registry import BACKEND_NAMES, PRECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def benchmark(
     warmup: int = 5,
     threads: int = 0,
     model: str | Path | None = None,
-    device: str = "cpu",
+    device: str | None = None,
     resolution: str = "input",
     options: dict[str, Any] | None = None,
     seed: int = 0,
@@ -75,7 +76,7 @@ def benchmark(
         result: dict[str, Any] = {
             "backend": segmenter.backend,
             "precision": segmenter.precision,
-            "device": device,
+            "device": device or "default",
             "height": height,
             "width": width,
             "batch": batch,
@@ -222,10 +223,10 @@ def _option(text: str) -> tuple[str, Any]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="attendseg-bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "torch", "tensorrt"])
-    p.add_argument("--precision", choices=["fp32", "fp16", "int8"], help="default: the backend's")
+    p.add_argument("--backend", default="onnxruntime", choices=BACKEND_NAMES)
+    p.add_argument("--precision", choices=PRECISIONS, help="default: the backend's")
     p.add_argument("--model", help="model file (default: the embedded model)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the backend's)")
     p.add_argument("--height", type=int, default=360, help="frame height (the network runs at the model's input size)")
     p.add_argument("--width", type=int, default=480, help="frame width")
     p.add_argument("--batch", type=int, default=1)
@@ -267,13 +268,19 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     return result
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """The command: exit status 1 with one line on stderr when the backend cannot run here."""
     argv = sys.argv[1:] if argv is None else argv
     verbose = "-v" in argv or "--verbose" in argv
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run(argv)
+    try:
+        run(argv)
+    except (EngineError, ValueError, OSError) as exc:
+        print(f"attendseg-bench: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -11,6 +11,7 @@ import numpy as np
 from ..data.camvid import CamVid
 from ..engines import BACKENDS, create_segmenter
 from ..evaluation import evaluate
+from ..image_conversion import quiet_opencv
 
 
 def evaluate_model(
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", dest="json_out", help="write the metrics JSON here")
     parser.add_argument("--plots", help="folder for a confusion-matrix PNG, IoU bars and overlays")
     args = parser.parse_args(argv)
+    quiet_opencv()  # our errors name the file; OpenCV's own warning would come first, unasked
     try:
         report = evaluate_model(
             args.data, args.split, args.model, args.backend, args.threads, args.batch_size, args.plots

@@ -2,12 +2,14 @@
 
     seg = create_segmenter("onnxruntime")          # the embedded INT8 model on the CPU
     seg = create_segmenter("torch", device="cuda", precision="fp16")
-    seg = create_segmenter("tensorrt", precision="int8")   # Jetson: torch2trt + TensorRT
+    seg = create_segmenter("tensorrt", precision="int8")   # Jetson: torch2trt + TensorRT, on CUDA
     results = seg.segment(frames, resolution="input")
 
-Each backend lives in its own module, imported only when chosen, so a missing package
-(onnxruntime, torch2trt/TensorRT) fails only for that backend, with an :class:`EngineError`
-naming what to install.
+Which backends exist, what precisions and devices each takes and what it needs installed is
+:data:`attendseg_ros.registry.BACKENDS`; each backend lives in its own module, imported only when
+chosen, so a missing package (onnxruntime, torch, torch2trt/TensorRT) fails only for that backend,
+with an :class:`EngineError` naming what to install. The ONNX Runtime path with an ``.onnx``
+model imports no torch.
 """
 
 from __future__ import annotations
@@ -17,33 +19,20 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import ModelFileError, ModelInfo, read_info
+from .. import registry
+from ..modelfile import ModelFileError, ModelInfo, read_info
+from ..registry import BACKEND_NAMES as BACKENDS
+from ..registry import PRECISIONS
 from ..resources import weights_dir
 from .base import RESOLUTIONS, EngineError, Segmentation, Segmenter
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("onnxruntime", "torch", "tensorrt")
-PRECISIONS = ("fp32", "fp16", "int8")
-DEVICES = ("cpu", "cuda")
-
 DEFAULT_MODEL_NAME = "attendseg_camvid11"
-# What each backend loads when no model is given: the file kind and the embedded file name.
+# The embedded model files, by kind (registry.MODEL_KINDS).
 _DEFAULT_FILES = {
     "onnx": f"{DEFAULT_MODEL_NAME}.int8.onnx",
     "safetensors": f"{DEFAULT_MODEL_NAME}.safetensors",
-}
-_KIND_ALIASES = {"onnxruntime": "onnx", "int8": "onnx", "torch": "safetensors", "tensorrt": "safetensors"}
-
-# backend -> (module, packages it needs, install hint)
-_BACKEND_MODULES = {
-    "onnxruntime": (".onnxruntime_engine", "pip install onnxruntime (onnxruntime-gpu for CUDA)"),
-    "torch": (".torch_engine", "pip install torch"),
-    "tensorrt": (
-        ".tensorrt_engine",
-        "torch2trt (https://github.com/NVIDIA-AI-IOT/torch2trt, install from source) and TensorRT "
-        "(JetPack on a Jetson, or NVIDIA's tensorrt wheels)",
-    ),
 }
 
 __all__ = [
@@ -56,21 +45,21 @@ __all__ = [
     "create_segmenter",
     "default_model_path",
     "model_info",
+    "resolve_model",
 ]
 
 
 def default_model_path(kind: str = "onnx") -> Path:
-    """The embedded default model file for ``kind``.
+    """The embedded default model file: ``"onnx"`` (the INT8 ONNX model) or ``"safetensors"`` (FP32 weights).
 
-    ``kind``: ``"onnx"`` (or ``"onnxruntime"``/``"int8"``): the INT8 ONNX model;
-    ``"safetensors"`` (or ``"torch"``/``"tensorrt"``): the FP32 weights. Raises
-    :class:`EngineError` naming the file when it or its ``.json`` sidecar is missing.
+    A backend name is accepted too (its default kind). Raises :class:`EngineError` naming the file
+    when it or its ``.json`` sidecar is missing.
     """
-    key = _KIND_ALIASES.get(kind, kind)
-    if key not in _DEFAULT_FILES:
-        choices = sorted(set(_DEFAULT_FILES) | set(_KIND_ALIASES))
-        raise EngineError(f"unknown model kind {kind!r}; choose one of {choices}")
-    path = weights_dir() / _DEFAULT_FILES[key]
+    if kind in registry.BACKENDS:
+        kind = registry.BACKENDS[kind].default_model_kind(None)
+    if kind not in _DEFAULT_FILES:
+        raise EngineError(f"unknown model kind {kind!r}; choose one of {sorted(_DEFAULT_FILES)} or a backend name")
+    path = weights_dir() / _DEFAULT_FILES[kind]
     for required in (path, path.with_suffix(".json")):
         if not required.is_file():
             raise EngineError(
@@ -78,6 +67,17 @@ def default_model_path(kind: str = "onnx") -> Path:
                 "or pass a model file explicitly)"
             )
     return path
+
+
+def resolve_model(backend: str, model: str | Path | None = None, precision: str | None = None) -> Path:
+    """The model file ``backend`` loads: ``model``, or the embedded one it defaults to."""
+    if model is not None and str(model) != "":
+        return Path(model)
+    try:
+        spec = registry.backend(backend)
+    except ValueError as exc:
+        raise EngineError(str(exc)) from exc
+    return default_model_path(spec.default_model_kind(precision))
 
 
 def model_info(path: str | Path) -> ModelInfo:
@@ -95,7 +95,7 @@ def create_segmenter(
     backend: str = "onnxruntime",
     model: str | Path | None = None,
     precision: str | None = None,
-    device: str = "cpu",
+    device: str | None = None,
     threads: int = 0,
     **options: Any,
 ) -> Segmenter:
@@ -104,25 +104,24 @@ def create_segmenter(
     ``model``: a model file (``.onnx`` for onnxruntime; ``.safetensors`` for torch/tensorrt,
     onnxruntime also accepts it and exports an FP32 ONNX graph on the fly), ``None`` for the
     embedded default. ``precision``: ``None`` for the backend's default (onnxruntime: what the
-    file holds; torch: fp32 on the CPU, fp16 on CUDA; tensorrt: int8). ``threads``: CPU
-    threads (0: the library's default). ``options``: backend-specific settings (see each
-    backend module). Every failure to create raises :class:`EngineError` naming the file or
-    the package to install.
+    file holds; torch: fp32 on the CPU, fp16 on CUDA; tensorrt: int8). ``device``: ``cpu``,
+    ``cuda`` or ``cuda:N``; ``None`` for the backend's default (the registry's first device).
+    ``threads``: CPU threads (0: the library's default). ``options``: backend-specific settings
+    (see each backend module). Every failure to create raises :class:`EngineError` naming the
+    file, the device or the package to install.
     """
-    if backend not in BACKENDS:
-        raise EngineError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if precision is not None and precision not in PRECISIONS:
-        raise EngineError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if device not in DEVICES and not device.startswith("cuda:"):
-        raise EngineError(f"unknown device {device!r}; choose cpu, cuda or cuda:N")
+    try:
+        device = registry.resolve(backend, precision or None, device)
+    except ValueError as exc:
+        raise EngineError(str(exc)) from exc
     if threads < 0:
         raise EngineError(f"threads must be >= 0 (0: library default), got {threads}")
-    path = Path(model) if model is not None else _default_for(backend, precision)
+    path = resolve_model(backend, model, precision)
     module = _import_backend(backend)
     unknown = sorted(set(options) - set(module.OPTIONS))
     if unknown:
         raise EngineError(f"unknown {backend} option(s) {unknown}; this backend takes {sorted(module.OPTIONS)}")
-    segmenter: Segmenter = module.create(path, precision=precision, device=device, threads=threads, **options)
+    segmenter: Segmenter = module.create(path, precision=precision or None, device=device, threads=threads, **options)
     log.info(
         "segmenter: backend %s, precision %s, device %s, model %s, input %dx%d",
         segmenter.backend, segmenter.precision, device, path, *segmenter.input_size,
@@ -130,17 +129,10 @@ def create_segmenter(
     return segmenter
 
 
-def _default_for(backend: str, precision: str | None) -> Path:
-    if backend == "onnxruntime" and precision not in (None, "int8"):
-        # The embedded ONNX model is INT8; FP32 for onnxruntime comes from the FP32 weights.
-        return default_model_path("safetensors")
-    return default_model_path(backend)
-
-
 def _import_backend(backend: str) -> Any:
-    module_name, install = _BACKEND_MODULES[backend]
+    spec = registry.BACKENDS[backend]
     try:
-        return importlib.import_module(module_name, __name__)
+        return importlib.import_module(f".{spec.module}", __name__)
     except ImportError as exc:
         missing = getattr(exc, "name", None) or str(exc)
-        raise EngineError(f"the {backend} backend needs {missing!r}, which is not installed: {install}") from exc
+        raise EngineError(f"the {backend} backend needs {missing!r}, which is not installed: {spec.install}") from exc

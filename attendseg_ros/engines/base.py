@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..checkpoint import ModelInfo
-from ..data.transforms import preprocess
+from ..data.preprocessing import preprocess
+from ..modelfile import ModelInfo
 
 
 class EngineError(RuntimeError):

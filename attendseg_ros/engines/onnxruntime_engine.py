@@ -25,8 +25,7 @@ import onnx
 import onnxruntime as ort
 from google.protobuf.message import DecodeError
 
-from ..checkpoint import ModelInfo
-from ..export import INPUT_NAME, OUTPUT_NAMES
+from ..modelfile import INPUT_NAME, OUTPUT_NAMES, ModelInfo
 from . import model_info
 from .base import EngineError, Segmenter
 
