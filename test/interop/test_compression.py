@@ -5,9 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from support import camera_frame
 
+from attendseg_ros.image_conversion import compressed_to_rgb
 from attendseg_ros.interop import UNKNOWN_ID, encode_jpeg, encode_png
-from attendseg_ros.ros.harness import camera_frame
 
 
 def _labels() -> np.ndarray:
@@ -41,8 +42,6 @@ def test_jpeg_overlay_format_and_colour_order() -> None:
     encoded = encode_jpeg(rgb, quality=90)
     assert encoded.format == "rgb8; jpeg compressed bgr8"
     # the project's own decoder (image_transport's rule: "compressed bgr" -> swap back to RGB)
-    from attendseg_ros.ros.image_conversion import compressed_to_rgb
-
     class Msg:  # duck-typed like the rosbag reader's messages
         format, data = encoded.format, encoded.data
 

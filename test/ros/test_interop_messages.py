@@ -12,6 +12,7 @@ import pytest
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CameraInfo
+from support import stamp_header
 
 from attendseg_ros.data import load_class_table
 from attendseg_ros.interop import (
@@ -22,7 +23,6 @@ from attendseg_ros.interop import (
     mark_unknown,
     project,
 )
-from attendseg_ros.ros.harness import Graph, node_env, stamp_header
 from attendseg_ros.ros.interop import (
     LABEL_INFO_QOS,
     compressed_image_message,
@@ -31,6 +31,7 @@ from attendseg_ros.ros.interop import (
     scaled_camera_info,
     unavailable_outputs,
 )
+from attendseg_ros.ros.process import Client, node_env
 
 CAMVID = load_class_table("camvid11")
 # What Nav2's semantic segmentation layer subscribes with (semantic_segmentation_layer.cpp).
@@ -54,7 +55,7 @@ def test_label_info_reaches_a_late_subscriber_and_names_the_published_ids() -> N
     labels = np.array([[3, 3, 8], [9, 0, 5]], np.uint8)  # Road Road Car / Pedestrian Sky Tree
     confidence = np.array([[255, 10, 255], [255, 255, 255]], np.uint8)
     published = class_map.apply(mark_unknown(labels, confidence, 0.2))
-    publisher_side, subscriber_side = Graph("label_info_publisher"), Graph("label_info_late_subscriber")
+    publisher_side, subscriber_side = Client("label_info_publisher"), Client("label_info_late_subscriber")
     try:
         topic = "/cam/segmentation/label_info"
         publisher = publisher_side.node.create_publisher(label_info_type(), topic, LABEL_INFO_QOS)
