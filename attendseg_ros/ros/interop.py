@@ -101,15 +101,24 @@ def scaled_camera_info(info: CameraInfo, width: int, height: int, header: Header
     K and P are scaled (:func:`attendseg_ros.interop.scale_geometry`), binning and ROI reset;
     D, R and the distortion model are unchanged (they do not depend on the pixel grid).
     """
+    return camera_info_message(scale_geometry(camera_geometry(info), width, height), header, info)
+
+
+def camera_info_message(geometry: CameraGeometry, header: Header, source: CameraInfo | None = None) -> CameraInfo:
+    """A CameraInfo of ``geometry`` (size, K, P; from :func:`scale_geometry`, so binning and ROI are
+    folded in and reset) with ``header``; D, R and the distortion model come from ``source`` (the
+    camera's own CameraInfo), else none and the identity R."""
     from sensor_msgs.msg import CameraInfo, RegionOfInterest
 
-    geometry = scale_geometry(camera_geometry(info), width, height)
     msg = CameraInfo()
     msg.header = header
     msg.width, msg.height = geometry.width, geometry.height
-    msg.distortion_model = info.distortion_model
-    msg.d = list(info.d)
-    msg.r = info.r
+    if source is not None:
+        msg.distortion_model = source.distortion_model
+        msg.d = list(source.d)
+        msg.r = source.r
+    else:
+        msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     msg.k = geometry.k.reshape(-1)
     msg.p = geometry.p.reshape(-1)
     msg.binning_x = msg.binning_y = 0
