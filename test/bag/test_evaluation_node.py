@@ -20,6 +20,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from attendseg_ros.bag.scoring import Scorer
+from attendseg_ros.data import load_class_table
+from attendseg_ros.interop import UNKNOWN_ID, load_class_map
 from attendseg_ros.msg import EvaluationReport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,12 +120,55 @@ def test_pairs_counts_missing_and_writes_the_final_report(graph: Any, tmp_path: 
     assert written["class_iou"] == pytest.approx(want["class_iou"])
 
 
-def test_bad_parameter_exits_with_one_line(tmp_path: Path) -> None:
+def test_with_a_class_map_the_ground_truth_is_mapped_like_the_labels(graph: Any) -> None:
+    """The node's labels are in the class map's table: CamVid ground truth goes through the same LUT."""
+    node, executor = graph
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
+    topics = {"labels": "/eval_map/labels", "truth": "/eval_map/labels_gt", "report": "/eval_map/report"}
+    command = [
+        sys.executable, "-m", "attendseg_ros.ros.evaluation_node", "--ros-args", "-r", "__node:=eval_map",
+        "-p", f"labels_topic:={topics['labels']}", "-p", f"ground_truth_topic:={topics['truth']}",
+        "-p", f"report_topic:={topics['report']}", "-p", "class_map:=navigation", "-p", "expected_frames:=2",
+        "-p", f"pair_timeout:={PAIR_TIMEOUT}", "-p", "report_period:=0.2",
+    ]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        reports: list[EvaluationReport] = []
+        node.create_subscription(EvaluationReport, topics["report"], reports.append, RELIABLE)
+        labels_pub = node.create_publisher(Image, topics["labels"], RELIABLE)
+        truth_pub = node.create_publisher(Image, topics["truth"], RELIABLE)
+        _spin_until(executor, lambda: labels_pub.get_subscription_count() and truth_pub.get_subscription_count()
+                    and reports, "the evaluation node's subscriptions and first report")
+        navigation = load_class_map("navigation", load_class_table("camvid11"))
+        rng = np.random.default_rng(1)
+        truths = {s: rng.integers(0, 12, (6, 8), dtype=np.uint8) for s in (1, 2)}  # CamVid ids, 11 = void
+        predictions = {s: navigation.apply(rng.integers(0, 11, (6, 8), dtype=np.uint8)) for s in (1, 2)}
+        predictions[2][0, :4] = UNKNOWN_ID  # below the node's min_confidence
+        for stamp in (1, 2):
+            truth_pub.publish(_image(stamp, truths[stamp]))
+            labels_pub.publish(_image(stamp, predictions[stamp]))
+        final = _spin_until(executor, lambda: next((r for r in reports if r.final), None), "the final report")
+        assert process.wait(TIMEOUT) == 0, process.stdout.read() if process.stdout else ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    expected = Scorer(7)
+    for stamp in (1, 2):
+        expected.add(navigation.apply(truths[stamp]), predictions[stamp])
+    assert final.frames == 2 and final.miou == pytest.approx(expected.report()["miou"])
+    assert list(final.class_names) == ["road", "sidewalk", "obstacle", "vehicle", "person", "vegetation", "sky"]
+    assert final.pixel_accuracy == pytest.approx(expected.report()["pixel_accuracy"])
+
+
+@pytest.mark.parametrize(("parameter", "named"), [("classes:=no_such_table", "no_such_table"),
+                                                  ("class_map:=nav", "no class map named 'nav'")])
+def test_bad_parameter_exits_with_one_line(parameter: str, named: str) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
     result = subprocess.run(
-        [sys.executable, "-m", "attendseg_ros.ros.evaluation_node", "--ros-args", "-p", "classes:=no_such_table"],
+        [sys.executable, "-m", "attendseg_ros.ros.evaluation_node", "--ros-args", "-p", parameter],
         env=env, capture_output=True, text=True, timeout=TIMEOUT,
     )
     assert result.returncode == 2
-    assert "attendseg-evaluate: error:" in result.stderr and "no_such_table" in result.stderr
+    assert "attendseg-evaluate: error:" in result.stderr and named in result.stderr
     assert "Traceback" not in result.stderr
