@@ -1,76 +1,29 @@
 """The Nav2 bond across two real processes: a lifecycle node here, a manager-like peer (bond_peer.py).
 
-The node side is a small rclpy LifecycleNode wired as the segmentation node will be: ManagerBond
-started in on_activate, stopped in on_deactivate. The peer forms and breaks the bond as
-nav2_lifecycle_manager does, or is killed to stand for a crashed manager.
+The node side is a small rclpy LifecycleNode wired as the segmentation node is: ManagerBond
+started in on_activate, stopped in on_deactivate (test_navigation_node.py bonds the segmentation
+node itself). The peer forms and breaks the bond as nav2_lifecycle_manager does, or is killed to
+stand for a crashed manager.
 """
 
 from __future__ import annotations
 
 import itertools
-import queue
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from support import Peer
 
 from attendseg_ros.ros.bond import BOND_TOPIC, ManagerBond
 
-PEER = Path(__file__).with_name("bond_peer.py")
 FORM_TIMEOUT = 20.0  # discovery on a loaded 2-core machine can take seconds
 _names = itertools.count()
-
-
-class Peer:
-    """The manager side in its own process; events arrive on a queue."""
-
-    def __init__(self, bond_id: str, timeout: float = 4.0) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(PEER), "--id", bond_id, "--timeout", str(timeout)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-        )
-        self.events: queue.Queue[str] = queue.Queue()
-        self.output: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
-            self.events.put(line.strip())
-
-    def wait_for(self, event: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                if self.events.get(timeout=left) == event:
-                    return
-            except queue.Empty:
-                break
-        output = "".join(self.output)
-        raise AssertionError(f"the peer did not report {event!r} within {timeout:.0f} s; output:\n{output}")
-
-    def send(self, command: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            try:
-                self.send("exit")
-                self.process.wait(10)
-            except (BrokenPipeError, subprocess.TimeoutExpired):
-                self.process.kill()
-                self.process.wait()
 
 
 class BondedNode(LifecycleNode):
