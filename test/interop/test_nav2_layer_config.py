@@ -42,3 +42,12 @@ def test_topics_are_the_nodes_outputs_and_settings_fit_the_layer() -> None:
     assert NODE["output_resolution"] == "input"  # one label per point of the registered cloud
     assert source["use_cost_selection"] is False and LAYER["combination_method"] == 1
     assert CONFIG["lifecycle_manager_perception"]["ros__parameters"]["node_names"] == [NODE_NAME]
+
+
+def test_the_node_section_uses_the_nodes_parameters() -> None:
+    from attendseg_ros.ros import parameters
+
+    for name, value in NODE.items():
+        assert name in parameters.SPEC_BY_NAME, name
+        assert parameters.validate(name, value) is None, name
+    assert parameters.wants_bond(NODE["autostart"], NODE["bond_timeout"])
