@@ -553,6 +553,9 @@ def test_incompatible_publisher_is_reported(compressed_client: Client, compresse
         ({"model": "/nonexistent/model.onnx"}, ["configuring failed: cannot load the model",
                                                 "/nonexistent/model.onnx"]),
         ({"backend_options": ["inter_op_threads=abc"]}, ["configuring failed: TypeError"]),
+        ({"class_map": "nav"}, ["configuring failed: invalid class_map", "no class map named 'nav'", "navigation"]),
+        ({"class_map": "{classes: [{name: road, from: [Rd]}]}"}, ["classes[0] ('road')", "unknown source classes"]),
+        ({"bond_timeout": 0.05}, ["bond_timeout must be 0 (no bond) or above the 0.1 s heartbeat period"]),
     ],
 )
 def test_bad_start_up_exits_with_the_reason(parameters: dict, expected: list[str]) -> None:
