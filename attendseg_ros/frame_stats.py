@@ -3,7 +3,10 @@
 Every frame a camera sends ends in exactly one counter: ``processed``, ``dropped_stale`` (replaced
 by a newer frame before the worker took it), ``rejected`` (could not be decoded or is too large),
 ``inference_failures`` (the segmenter raised); ``lost`` counts frames DDS reported lost before
-they reached the node, ``incompatible_qos`` publishers that can never deliver. Counters are
+they reached the node, ``incompatible_qos`` publishers that can never deliver. While the
+``camera_info`` output has a subscriber, ``camera_info_missing`` counts frames published without
+it (no usable CameraInfo from the camera) and ``camera_info_inexact`` frames paired with a
+CameraInfo of another stamp (the newest one). Counters are
 cumulative; :meth:`CameraStats.report` also gives each problem counter over the last ``window``
 seconds, and the level describes that window only: a rejected frame raises WARN for ``window``
 seconds, not forever. Callers serialise access (the node holds its lock).
@@ -21,15 +24,16 @@ import numpy as np
 OK, WARN, ERROR = 0, 1, 2
 COUNTERS = (
     "received", "processed", "dropped_stale", "rejected", "inference_failures", "lost", "incompatible_qos",
-    "publish_errors",
+    "publish_errors", "camera_info_missing", "camera_info_inexact",
 )
-PROBLEMS = ("rejected", "inference_failures", "lost", "incompatible_qos", "publish_errors")
+PROBLEMS = ("rejected", "inference_failures", "lost", "incompatible_qos", "publish_errors", "camera_info_missing")
 _PROBLEM_WORDS = {
     "rejected": "rejected",
     "inference_failures": "inference failures",
     "lost": "lost before the node",
     "incompatible_qos": "incompatible publishers",
     "publish_errors": "publish errors",
+    "camera_info_missing": "frames without camera_info",
 }
 SAMPLES = 300  # most recent frames the timing percentiles cover
 STAMP_AGE_MAX_S = 60.0  # a header stamp further from the node's clock is not in its time base
@@ -107,6 +111,7 @@ class CameraStats:
             "window_s": f"{self.window_s:g}",
             "last_reject_reason": self.last_reason.get("rejected", ""),
             "last_inference_error": self.last_reason.get("inference_failures", ""),
+            "last_camera_info_problem": self.last_reason.get("camera_info_missing", ""),
             "network_ms": _median(self.network_ms),
             "node_overhead_ms": _median(self.overhead_ms),
             "node_latency_ms_p50": _percentile(self.node_ms, 50),
@@ -124,7 +129,7 @@ class CameraStats:
                previous: dict[str, int]) -> tuple[int, str]:
         problems = [f"{recent[name]} {_PROBLEM_WORDS[name]}" for name in PROBLEMS if recent[name]]
         last = next((self.last_reason[name] for name in ("inference_failures", "rejected", "lost", "incompatible_qos",
-                                                           "publish_errors")
+                                                           "publish_errors", "camera_info_missing")
                      if recent[name] and self.last_reason.get(name)), "")
         if self.qos_problem:
             return WARN, self.qos_problem

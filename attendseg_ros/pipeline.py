@@ -6,6 +6,13 @@ from a :class:`Frame`, and whether it is built only while someone subscribes. Ad
 one :class:`Output` entry here (and its line in config/attendseg.yaml). :class:`FramePipeline`
 runs a batch of frames through a segmenter and builds, for each frame, only the outputs asked
 for; the node, ``attendseg-node-bench`` and the demo all use it.
+
+Before any output is built, the labels go through the navigation stage (:func:`navigation_labels`):
+pixels below ``min_confidence`` get the unknown id 255, then the class map merges/renames the
+classes, so every output (and its compressed copy) shows the same ids. Outputs are image arrays
+(``kind="image"``), image_transport-style compressed copies of another output (``"compressed"``,
+PNG or JPEG, one ``publish_compressed`` switch for all) or the camera's intrinsics scaled to the
+outputs' size (``"camera_info"``, from the CameraInfo paired with the frame).
 """
 
 from __future__ import annotations
@@ -18,7 +25,13 @@ from typing import Any
 import numpy as np
 
 from .drivable import DrivableConfig, drivable_mask
+from .interop.camera_info import CameraGeometry, scale_geometry
+from .interop.class_map import ClassMap
+from .interop.compression import JPEG_QUALITY, PNG_LEVEL, EncodedImage, encode_jpeg, encode_png
+from .interop.unknown import mark_unknown
 from .visualize import overlay
+
+OUTPUT_KINDS = ("image", "compressed", "camera_info")
 
 
 @dataclass(frozen=True)
@@ -29,26 +42,66 @@ class FrameSettings:
     drivable: DrivableConfig = field(default_factory=lambda: DrivableConfig(()))
     palette: np.ndarray = field(default_factory=lambda: np.zeros((256, 3), np.uint8))
     overlay_alpha: float = 0.5
+    min_confidence: float = 0.0  # below it a pixel gets the unknown id 255; 0 = off
+    class_map: ClassMap | None = None  # None = the model's classes unchanged
+    png_level: int = PNG_LEVEL  # compressed mono8 outputs (lossless)
+    jpeg_quality: int = JPEG_QUALITY  # overlay/compressed
 
 
 @dataclass(frozen=True)
 class Frame:
-    """One segmented frame: the RGB input and the segmenter's labels and confidence."""
+    """One segmented frame: the RGB input, its labels (after the navigation stage) and confidence."""
 
     rgb: np.ndarray  # (H, W, 3) uint8
     labels: np.ndarray  # (h, w) uint8 class ids, at the output resolution
     confidence: np.ndarray  # (h, w) uint8, max probability x 255
+    camera: CameraGeometry | None = None  # the received image's intrinsics (its paired CameraInfo), if any
 
 
 @dataclass(frozen=True)
 class Output:
-    """One per-frame output: name, encoding, builder, and whether it is built only on demand."""
+    """One per-frame output: name (its topic below ``<ns>/segmentation/``), encoding, builder, switch.
+
+    ``build`` takes the :class:`Frame` and the settings; for an output with a ``source`` it takes
+    that output's array instead (a compressed copy encodes what its source publishes). ``encoding``
+    is the image encoding (mono8, rgb8), the compression (png, jpeg) or the message type of other
+    kinds. ``parameter`` is the ``publish_*`` switch (default ``publish_<name>``).
+    """
 
     name: str
     encoding: str
-    build: Callable[[Frame, FrameSettings], np.ndarray]
+    build: Callable[..., Any]
     description: str
     on_demand: bool = False  # expensive: built only while the output has a subscriber
+    kind: str = "image"  # one of OUTPUT_KINDS: how the node turns the built value into a message
+    source: str | None = None
+    switch: str | None = None
+
+    @property
+    def parameter(self) -> str:
+        return self.switch or f"publish_{self.name}"
+
+
+def _camera_info(frame: Frame, settings: FrameSettings) -> CameraGeometry | None:
+    """The paired intrinsics scaled to the outputs' size; None without a CameraInfo for the frame."""
+    if frame.camera is None:
+        return None
+    height, width = frame.labels.shape[:2]
+    return scale_geometry(frame.camera, width, height)
+
+
+def _png(array: np.ndarray, settings: FrameSettings) -> EncodedImage:
+    return encode_png(array, settings.png_level)
+
+
+def _jpeg(array: np.ndarray, settings: FrameSettings) -> EncodedImage:
+    return encode_jpeg(array, settings.jpeg_quality)
+
+
+def _compressed(source: str, encoding: str, description: str) -> Output:
+    """``<source>/compressed`` (image_transport's name): PNG (lossless) or JPEG of the source output."""
+    return Output(f"{source}/compressed", encoding, _png if encoding == "png" else _jpeg, description,
+                  on_demand=True, kind="compressed", source=source, switch="publish_compressed")
 
 
 OUTPUTS: dict[str, Output] = {
@@ -60,15 +113,21 @@ OUTPUTS: dict[str, Output] = {
         Output("confidence", "mono8", lambda f, s: f.confidence, "max class probability x 255"),
         Output("overlay", "rgb8", lambda f, s: overlay(f.rgb, f.labels, s.palette, s.overlay_alpha),
                "class colours blended over the image (overlay_alpha)", on_demand=True),
+        Output("camera_info", "CameraInfo", _camera_info, "the camera's <ns>/camera_info paired by stamp, "
+               "scaled to the outputs' size, with their header", on_demand=True, kind="camera_info"),
+        _compressed("labels", "png", "labels as lossless PNG (compressed_png_level)"),
+        _compressed("confidence", "png", "confidence as lossless PNG"),
+        _compressed("drivable_mask", "png", "drivable_mask as lossless PNG"),
+        _compressed("overlay", "jpeg", "overlay as JPEG (compressed_jpeg_quality)"),
     )
 }
 
 
 @dataclass
 class BatchResult:
-    """Per frame, the outputs built (name -> array); and how long the segmenter took."""
+    """Per frame, the outputs built (name -> array, EncodedImage, or CameraGeometry/None); and timings."""
 
-    outputs: list[dict[str, np.ndarray]]
+    outputs: list[dict[str, Any]]
     segment_ms: float  # the segment() call: preprocessing, network, resize to the output size
     outputs_ms: float  # building the outputs of all frames
 
@@ -80,27 +139,52 @@ class FramePipeline:
         self.segmenter = segmenter
 
     def run(self, frames: Sequence[np.ndarray], wanted: Sequence[Iterable[str]],
-            settings: FrameSettings) -> BatchResult:
+            settings: FrameSettings, cameras: Sequence[CameraGeometry | None] | None = None) -> BatchResult:
         """Outputs of each frame: ``wanted[i]`` names the outputs to build for ``frames[i]``.
 
+        ``cameras[i]`` is the intrinsics of ``frames[i]`` (for the ``camera_info`` output), if known.
         Errors of the segmenter propagate (the caller counts them); an unknown output name is a
         ``KeyError`` naming it.
         """
         if len(frames) != len(wanted):
             raise ValueError(f"{len(frames)} frames but {len(wanted)} output sets")
+        cameras = [None] * len(frames) if cameras is None else list(cameras)
+        if len(cameras) != len(frames):
+            raise ValueError(f"{len(frames)} frames but {len(cameras)} camera geometries")
         start = time.perf_counter()
         results = self.segmenter.segment(list(frames), resolution=settings.resolution)
         segmented = time.perf_counter()
         outputs = []
-        for rgb, result, names in zip(frames, results, wanted, strict=True):
-            frame = Frame(rgb, result.labels, result.confidence)
-            outputs.append({name: build_output(name, frame, settings) for name in names})
+        for rgb, result, names, camera in zip(frames, results, wanted, cameras, strict=True):
+            labels = navigation_labels(result.labels, result.confidence, settings)
+            frame = Frame(rgb, labels, result.confidence, camera)
+            built: dict[str, Any] = {}
+            outputs.append({name: build_output(name, frame, settings, built) for name in names})
         done = time.perf_counter()
         return BatchResult(outputs, (segmented - start) * 1e3, (done - segmented) * 1e3)
 
 
-def build_output(name: str, frame: Frame, settings: FrameSettings) -> np.ndarray:
-    """Build one output of ``frame``; ``KeyError`` naming the known outputs for an unknown name."""
+def navigation_labels(labels: np.ndarray, confidence: np.ndarray, settings: FrameSettings) -> np.ndarray:
+    """The labels every output shows: unknown (255) below ``min_confidence``, then the class map."""
+    labels = mark_unknown(labels, confidence, settings.min_confidence)
+    return labels if settings.class_map is None else settings.class_map.apply(labels)
+
+
+def build_output(name: str, frame: Frame, settings: FrameSettings, built: dict[str, Any] | None = None) -> Any:
+    """Build one output of ``frame``; ``KeyError`` naming the known outputs for an unknown name.
+
+    ``built`` (name -> value) keeps what was built for this frame, so that a compressed copy reuses
+    its source (and the source, when also wanted, is built once).
+    """
     if name not in OUTPUTS:
         raise KeyError(f"unknown output {name!r}; outputs: {', '.join(OUTPUTS)}")
-    return OUTPUTS[name].build(frame, settings)
+    if built is not None and name in built:
+        return built[name]
+    output = OUTPUTS[name]
+    if output.source is None:
+        value = output.build(frame, settings)
+    else:
+        value = output.build(build_output(output.source, frame, settings, built), settings)
+    if built is not None:
+        built[name] = value
+    return value

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .interop.unknown import UNKNOWN_NAME
 from .visualize import overlay
 
 
@@ -26,26 +27,30 @@ def _pyplot():  # returns matplotlib.pyplot
 
 
 def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str | Path, normalize: bool = True) -> Path:
-    """Confusion matrix as a PNG (rows = ground truth, columns = prediction; row-normalised by default)."""
+    """Confusion matrix as a PNG (rows = ground truth, columns = prediction; row-normalised by default).
+
+    A ``(C, C + 1)`` matrix (see :mod:`attendseg_ros.metrics`) gets a last column "unknown".
+    """
     confusion = np.asarray(confusion)
-    if confusion.shape != (len(class_names), len(class_names)):
-        raise ValueError(f"confusion {confusion.shape} does not match {len(class_names)} class names")
+    count = len(class_names)
+    if confusion.shape not in ((count, count), (count, count + 1)):
+        raise ValueError(f"confusion {confusion.shape} does not match {count} class names")
+    column_names = [*class_names, *([UNKNOWN_NAME] if confusion.shape[1] > count else [])]
     values = confusion.astype(np.float64)
     if normalize:
         with np.errstate(invalid="ignore", divide="ignore"):
             values = np.nan_to_num(values / values.sum(axis=1, keepdims=True))
     plt = _pyplot()
-    size = max(5.0, 0.55 * len(class_names) + 2.0)
+    size = max(5.0, 0.55 * len(column_names) + 2.0)
     fig, ax = plt.subplots(figsize=(size, size))
     image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else None)
-    ticks = np.arange(len(class_names))
-    ax.set_xticks(ticks, labels=list(class_names), rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(ticks, labels=list(class_names), fontsize=8)
+    ax.set_xticks(np.arange(len(column_names)), labels=column_names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(np.arange(count), labels=list(class_names), fontsize=8)
     ax.set_xlabel("prediction")
     ax.set_ylabel("ground truth")
-    if len(class_names) <= 20:
-        for row in range(len(class_names)):
-            for col in range(len(class_names)):
+    if count <= 20:
+        for row in range(count):
+            for col in range(len(column_names)):
                 text = f"{values[row, col]:.2f}" if normalize else str(int(values[row, col]))
                 colour = "white" if values[row, col] > values.max() / 2 else "black"
                 ax.text(col, row, text, ha="center", va="center", fontsize=6, color=colour)

@@ -1,12 +1,18 @@
-"""Test-only helpers: synthetic camera frames and messages, lifecycle and diagnostics readers.
+"""Test-only helpers: synthetic camera frames and messages, diagnostics readers, a bond peer process.
 
 Importable from any test (conftest.py puts this folder on sys.path); not part of the package.
 """
 
 from __future__ import annotations
 
+import queue
 import struct
+import subprocess
+import sys
+import threading
+import time
 import zlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +22,8 @@ from std_msgs.msg import Header
 from attendseg_ros.image_conversion import encode_compressed, image_to_labels
 from attendseg_ros.ros.messages import array_to_image
 from attendseg_ros.ros.process import diagnostics_values
+
+BOND_PEER = Path(__file__).resolve().parent / "ros" / "bond_peer.py"  # a Nav2 lifecycle manager's side of a bond
 
 
 def stamp_header(sec: int, nanosec: int, frame_id: str) -> Header:
@@ -83,3 +91,47 @@ def status_at(diagnostics: list, topic: str, level: bytes) -> Any:
     """The newest status about ``topic`` if it has ``level`` (for spin_until), else None."""
     status = latest_status(diagnostics, topic)
     return status if status is not None and status.level == level else None
+
+
+class Peer:
+    """A Nav2 lifecycle manager's side of a bond (bond_peer.py) in its own process; events arrive on a queue."""
+
+    def __init__(self, bond_id: str, timeout: float = 4.0) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(BOND_PEER), "--id", bond_id, "--timeout", str(timeout)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        )
+        self.events: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            self.events.put(line.strip())
+
+    def wait_for(self, event: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                if self.events.get(timeout=left) == event:
+                    return
+            except queue.Empty:
+                break
+        output = "".join(self.output)
+        raise AssertionError(f"the peer did not report {event!r} within {timeout:.0f} s; output:\n{output}")
+
+    def send(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.send("exit")
+                self.process.wait(10)
+            except (BrokenPipeError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait()

@@ -57,3 +57,18 @@ def test_incompatible_publisher_warns_until_frames_arrive() -> None:
     assert stats.report(50.0).level == WARN  # still no data: the problem is not history
     stats.count("received")
     assert stats.report(51.0).level == OK
+
+
+def test_frames_without_camera_info_warn_and_inexact_pairs_are_only_counted() -> None:
+    stats = CameraStats("/cam/image_raw", window_s=5.0, started=0.0)
+    stats.count("received")
+    stats.processed(5.0, 1.0, 1, 6.0, None)
+    stats.count("camera_info_inexact")
+    report = stats.report(1.0)
+    assert report.level == OK and report.values["camera_info_inexact"] == "1"
+    stats.count("received")
+    stats.processed(5.0, 1.0, 1, 6.0, None)
+    stats.count("camera_info_missing", reason="no CameraInfo on /cam/camera_info yet")
+    report = stats.report(2.0)
+    assert report.level == WARN and "1 frames without camera_info" in report.message
+    assert report.values["last_camera_info_problem"] == "no CameraInfo on /cam/camera_info yet"

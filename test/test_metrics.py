@@ -56,4 +56,41 @@ def test_misuse_raises() -> None:
     with pytest.raises(ValueError, match="class ids in"):
         confusion_matrix(np.zeros((2, 2)), np.full((2, 2), 5), 3)
     with pytest.raises(ValueError, match="square"):
-        pixel_accuracy(np.zeros((2, 3)))
+        pixel_accuracy(np.zeros((2, 4)))
+
+
+def test_unknown_predictions_count_against_their_class_only() -> None:
+    # ground truth:  0 0 1 1 / 2 3(void)   predictions: 0 U 1 U / U U   (U = unknown id 255)
+    labels = np.array([[0, 0, 1, 1], [2, 2, 3, 3]])
+    predictions = np.array([[0, 255, 1, 255], [255, 2, 255, 0]])
+    cm = confusion_matrix(labels, predictions, 3, unknown_id=255)
+    expected = np.array([[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1]])  # last column: unknown
+    assert np.array_equal(cm, expected)
+    # every class lost one of its two pixels to "unknown", and no class gained a false positive
+    assert class_accuracy(cm) == pytest.approx([0.5, 0.5, 0.5])
+    assert class_iou(cm) == pytest.approx([0.5, 0.5, 0.5])
+    assert pixel_accuracy(cm) == pytest.approx(3 / 6)
+    # no class gained a false positive: the class columns hold only the correct pixels
+    assert np.array_equal(cm[:, :3].sum(axis=0), [1, 1, 1])
+
+
+def test_unknown_column_accumulates_and_matches_the_square_matrix_without_unknowns() -> None:
+    rng = np.random.default_rng(1)
+    labels, predictions = rng.integers(0, 5, (3, 8, 8)), rng.integers(0, 4, (3, 8, 8))
+    with_column = sum(confusion_matrix(t, p, 4, unknown_id=255) for t, p in zip(labels, predictions, strict=True))
+    assert with_column.shape == (4, 5) and not with_column[:, 4].any()
+    square = confusion_matrix(labels, predictions, 4)
+    assert summarize(with_column) == summarize(square)
+
+
+def test_unknown_id_misuse_raises() -> None:
+    labels = np.zeros((2, 2), np.int64)
+    with pytest.raises(ValueError, match="collides"):
+        confusion_matrix(labels, labels, 3, unknown_id=2)
+    # another out-of-range prediction is still an error, and is not counted as unknown
+    with pytest.raises(ValueError, match=r"or the unknown id 255, got 3"):
+        confusion_matrix(labels, np.array([[255, 3], [0, 0]]), 3, unknown_id=255)
+    with pytest.raises(ValueError, match="class ids in"):
+        confusion_matrix(labels, np.full((2, 2), 255), 3)  # without unknown_id, 255 is still rejected
+    with pytest.raises(ValueError, match=r"\(C, C \+ 1\)"):
+        class_iou(np.zeros((3, 5)))

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from ..interop.unknown import UNKNOWN_ID
 from ..metrics import confusion_matrix, summarize
 from .pairing import StampPairer
 
@@ -31,6 +32,9 @@ def _finite_or_none(value: float) -> float | None:
 class Scorer:
     """Confusion matrix over paired (ground truth, prediction) frames plus timing.
 
+    ``confusion`` is ``(C, C + 1)``: predictions of the unknown id (the node's ``min_confidence``)
+    fill the last column and count as wrong for every class.
+
     ``fps`` is scored frames per second of wall time from :meth:`start` (or the first frame) to
     the last scored frame; latencies are whatever the caller measures per frame (milliseconds).
     """
@@ -39,7 +43,7 @@ class Scorer:
         if num_classes < 1:
             raise ValueError(f"num_classes must be positive, got {num_classes}")
         self.num_classes = num_classes
-        self.confusion = np.zeros((num_classes, num_classes), np.int64)
+        self.confusion = np.zeros((num_classes, num_classes + 1), np.int64)
         self.frames = 0
         self.frames_missing = 0
         self.frames_duplicate = 0
@@ -61,7 +65,7 @@ class Scorer:
                 f"prediction is {prediction.shape[1::-1] if prediction.ndim >= 2 else prediction.shape} (WxH) but "
                 f"ground truth is {ground_truth.shape[1::-1]}"
             )
-        self.confusion += confusion_matrix(ground_truth, prediction, self.num_classes)
+        self.confusion += confusion_matrix(ground_truth, prediction, self.num_classes, UNKNOWN_ID)
         self.frames += 1
         now = time.perf_counter()
         if self._start is None:

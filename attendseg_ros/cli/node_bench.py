@@ -69,8 +69,9 @@ def measure_in_process(rgb: np.ndarray, model: str | None, backend: str, threads
     from ..drivable import DrivableConfig
     from ..engines import create_segmenter
     from ..image_conversion import image_to_rgb
+    from ..interop.camera_info import CameraGeometry
     from ..pipeline import OUTPUTS, Frame, FramePipeline, FrameSettings, build_output
-    from ..ros.messages import array_to_image
+    from ..ros.messages import array_to_image, output_message
     from ..ros.parameters import backend_options
 
     seg = create_segmenter(backend=backend, model=model, threads=threads, **backend_options(options))
@@ -82,16 +83,20 @@ def measure_in_process(rgb: np.ndarray, model: str | None, backend: str, threads
                                  info.classes.palette(), 0.5)
         pipeline = FramePipeline(seg)
         result = seg.segment([rgb], resolution="input")[0]
-        frame = Frame(rgb, result.labels, result.confidence)
+        height, width = rgb.shape[:2]
+        k = np.array([[500.0, 0.0, width / 2], [0.0, 500.0, height / 2], [0.0, 0.0, 1.0]])
+        camera = CameraGeometry(width, height, k, np.hstack([k, np.zeros((3, 1))]))  # a camera_info paired
+        frame = Frame(rgb, result.labels, result.confidence, camera)
         outputs = {name: build_output(name, frame, settings) for name in OUTPUTS}
         stages = {
             "network": _timed(lambda: seg.run(batch), repeats),
             "segment_call": _timed(lambda: seg.segment([rgb], resolution="input"), repeats),
             "conversion_bgr8": _timed(lambda: image_to_rgb(msg), repeats),
             **{f"output_{name}": _timed(lambda n=name: build_output(n, frame, settings), repeats) for name in OUTPUTS},
-            "build_messages": _timed(lambda: [array_to_image(a, msg.header, OUTPUTS[n].encoding)
-                                              for n, a in outputs.items()], repeats),
-            "pipeline_all_outputs": _timed(lambda: pipeline.run([rgb], [list(OUTPUTS)], settings), repeats),
+            "build_messages": _timed(lambda: [output_message(OUTPUTS[n], v, msg.header)
+                                              for n, v in outputs.items()], repeats),
+            "pipeline_all_outputs": _timed(lambda: pipeline.run([rgb], [list(OUTPUTS)], settings, [camera]),
+                                           repeats),
         }
         return {"model": info.name, "backend": seg.backend, "precision": seg.precision,
                 "model_input": list(seg.input_size), "stages_ms": stages}
@@ -122,8 +127,8 @@ def measure_end_to_end(rgb: np.ndarray, model: str | None, backend: str, threads
 
         labels_topic = output_topic(TOPIC, "labels")
         client.subscribe(Image, labels_topic, on_labels)
-        for name in OUTPUTS:  # subscribed like a typical user: everything but the overlay unless asked
-            if name != "labels" and (name != "overlay" or overlay):
+        for name, output in OUTPUTS.items():  # subscribed like a typical user: the raw images, the overlay if asked
+            if output.kind == "image" and name != "labels" and (name != "overlay" or overlay):
                 client.collect(Image, output_topic(TOPIC, name))
         diagnostics = client.collect(DiagnosticArray, "/diagnostics")
         publisher = client.publisher(TOPIC)

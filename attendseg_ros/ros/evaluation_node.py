@@ -8,6 +8,11 @@ every ``report_period`` seconds and once more at the end (``final: true``). The 
 ``expected_frames`` frames, after ``idle_timeout`` seconds without messages, or on shutdown; the
 final report is also written to ``output_json``. Frames whose partner does not arrive within
 ``pair_timeout`` are counted in ``frames_missing``.
+
+With ``class_map`` (the segmentation node's parameter of the same name), predictions are in the
+class map's table: the ground truth goes through the same lookup table (its void becomes the
+unknown id 255 and is ignored) and the report lists the target classes. Predicted unknown pixels
+(255, the node's ``min_confidence``) count as misses.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from sensor_msgs.msg import Image
 from ..bag.scoring import StreamEvaluator
 from ..data.classes import ClassTable, load_class_table
 from ..image_conversion import ImageConversionError, image_to_labels
+from ..interop.class_map import ClassMap, load_class_map
 from ..msg import EvaluationReport
 from .messages import stamp_ns
 from .parameters import Spec
@@ -48,7 +54,10 @@ SPECS: tuple[Spec, ...] = (
          "void id).", read_only=True),
     Spec("report_topic", "evaluation/report", _S, "Where attendseg_ros/msg/EvaluationReport is published.",
          read_only=True),
-    Spec("classes", "camvid11", _S, "Class table: a name in config/ (camvid11, camvid32) or a YAML path.",
+    Spec("classes", "camvid11", _S, "Class table of the model and the ground truth: a name in config/ "
+         "(camvid11, camvid32) or a YAML path.", read_only=True),
+    Spec("class_map", "", _S, "The segmentation node's class_map (its labels are in that table): '' = none; a "
+         "name in config/class_maps, a .yaml path or inline YAML. The ground truth is mapped the same way.",
          read_only=True),
     Spec("reliability", "reliable", _S, "QoS reliability of both subscriptions (a reliable subscription does not "
          "match best-effort publishers).", read_only=True, choices=("reliable", "best_effort")),
@@ -80,9 +89,10 @@ class EvaluationNode(Node):
         for spec in SPECS:
             if spec.choices and value[spec.name] not in spec.choices:
                 raise ValueError(f"parameter {spec.name}: {value[spec.name]!r} is not one of {list(spec.choices)}")
-        self.classes: ClassTable = load_class_table(value["classes"])
+        self.class_map: ClassMap = load_class_map(value["class_map"], load_class_table(value["classes"]))
+        self.classes: ClassTable = self.class_map.table()  # what the labels are scored in
         self.evaluator = StreamEvaluator(
-            self.classes.num_classes, max_pending=value["max_pending"], timeout=value["pair_timeout"]
+            len(self.classes.names), max_pending=value["max_pending"], timeout=value["pair_timeout"]
         )
         self.expected_frames = int(value["expected_frames"])
         self.idle_timeout = float(value["idle_timeout"])
@@ -105,7 +115,7 @@ class EvaluationNode(Node):
         self.create_timer(value["report_period"], self._on_timer)
         self.get_logger().info(
             f"scoring {value['labels_topic']} against {value['ground_truth_topic']} "
-            f"({self.classes.num_classes} classes of {self.classes.name})"
+            f"({len(self.classes.names)} classes of {self.classes.name})"
         )
 
     def _connect_ground_truth(self) -> None:
@@ -135,7 +145,8 @@ class EvaluationNode(Node):
     def _on_ground_truth(self, msg: Image) -> None:
         received = self._receive(msg, "ground truth")
         if received is not None:
-            self._add(self.evaluator.add_ground_truth, *received)
+            stamp, labels = received
+            self._add(self.evaluator.add_ground_truth, stamp, self.class_map.apply(labels))
 
     def _add(self, add: Callable[[int, np.ndarray], None], stamp: int, labels: np.ndarray) -> None:
         try:
@@ -220,7 +231,7 @@ def main(args: list[str] | None = None) -> None:
     try:
         try:
             node = EvaluationNode()
-        except (ValueError, FileNotFoundError) as exc:  # bad parameters: one clear line, no traceback
+        except (ValueError, OSError) as exc:  # bad parameters (class_map included): one line, no traceback
             print(f"attendseg-evaluate: error: {exc}", file=sys.stderr)
             rclpy.try_shutdown()
             sys.exit(2)

@@ -1,14 +1,18 @@
-"""ROS message building for arrays (the decoding side, without ROS, is attendseg_ros.image_conversion)."""
+"""ROS messages of arrays and of the pipeline's outputs (decoding, without ROS: attendseg_ros.image_conversion)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from ..image_conversion import image_fields
+from ..pipeline import Output
+from .interop import camera_info_message, compressed_image_message
+
+MESSAGE_TYPES: dict[str, type] = {"image": Image, "compressed": CompressedImage, "camera_info": CameraInfo}
 
 
 def array_to_image(array: np.ndarray, header: Header, encoding: str | None = None) -> Image:
@@ -25,3 +29,20 @@ def array_to_image(array: np.ndarray, header: Header, encoding: str | None = Non
 def stamp_ns(msg: Any) -> int:
     """The header stamp of ``msg`` in integer nanoseconds."""
     return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+
+
+def message_type(output: Output) -> type:
+    """The ROS message type an output is published as."""
+    return MESSAGE_TYPES[output.kind]
+
+
+def output_message(output: Output, value: Any, header: Header, camera_info: CameraInfo | None = None) -> Any:
+    """The message of one built output, with ``header``; None for a value of None (a camera_info without
+    a paired CameraInfo). ``camera_info`` is the camera's own message (distortion) for that output."""
+    if value is None:
+        return None
+    if output.kind == "image":
+        return array_to_image(value, header, output.encoding)
+    if output.kind == "compressed":
+        return compressed_image_message(value, header)
+    return camera_info_message(value, header, camera_info)

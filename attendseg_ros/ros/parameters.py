@@ -2,10 +2,12 @@
 
 Every parameter is declared with a :class:`ParameterDescriptor` (description, read-only flag,
 ranges) that rclpy enforces on declaration and on every set and that ``ros2 param describe``
-shows. Read-only ones (model, backend, topics, QoS) are fixed when the node starts; the others
-(drivable classes and cleanup, overlay alpha, which outputs publish, output resolution) change live
-through ``ros2 param set`` after :func:`validate` accepts them. ``config/attendseg.yaml`` lists them
-all with these defaults.
+shows. Read-only ones (model, backend, topics, QoS, bond) are fixed when the node starts; the
+others (drivable classes and cleanup, overlay alpha, which outputs publish, output resolution,
+min_confidence, compression) change live through ``ros2 param set`` after :func:`validate` accepts
+them, except ``class_map``, which changes only while the node is unconfigured (it is loaded at
+configure, against the model's classes). ``config/attendseg.yaml`` lists them all with these
+defaults; docs/navigation.md explains the navigation ones.
 
 Every parameter is declared WITH a value: rclpy answers a parameter request that includes an unset
 parameter with nothing at all, so one unset parameter empties ``ros2 param dump``. Nor can a
@@ -27,8 +29,12 @@ from rclpy.parameter import Parameter
 from rclpy.validate_full_topic_name import validate_full_topic_name
 
 from .. import registry
+from ..data.classes import ClassTable
+from ..interop.class_map import ClassMapError, load_class_map
+from ..interop.compression import JPEG_QUALITY, PNG_LEVEL
 from ..pipeline import OUTPUTS
 from ..topics import output_prefix, output_topic
+from .bond import HEARTBEAT_PERIOD
 
 BACKENDS = registry.BACKEND_NAMES
 PRECISIONS = ("", *registry.PRECISIONS)
@@ -75,6 +81,21 @@ _S, _B, _I, _F, _SA = (
     ParameterType.PARAMETER_STRING_ARRAY,
 )
 
+def _switches() -> dict[str, list[str]]:
+    """``publish_*`` parameter -> the outputs it switches (the compressed copies share one)."""
+    switches: dict[str, list[str]] = {}
+    for output in OUTPUTS.values():
+        switches.setdefault(output.parameter, []).append(output.name)
+    return switches
+
+
+def _switch_description(names: list[str]) -> str:
+    outputs = [OUTPUTS[name] for name in names]
+    what = "; ".join(f"<ns>/segmentation/{o.name} ({o.encoding}: {o.description})" for o in outputs)
+    on_demand = all(o.on_demand for o in outputs)
+    return f"Publish {what}" + ("; built only while subscribed." if on_demand else ".")
+
+
 SPECS: tuple[Spec, ...] = (
     # Model (fixed once configured).
     Spec("model", "", _S, "Model file (.onnx for onnxruntime, .safetensors for torch/tensorrt) with its .json "
@@ -90,8 +111,9 @@ SPECS: tuple[Spec, ...] = (
          f"onnxruntime); [{DEFAULT}] = the backend's defaults.", read_only=True),
     # Topics and QoS (fixed once the node starts).
     Spec("camera_topics", ["camera/image_raw"], _SA, "Input image topics; <ns>/image_raw is segmented onto "
-         f"<ns>/segmentation/{{{','.join((*OUTPUTS, 'info'))}}}; no two cameras may share a <ns>. Relative names "
-         "are in the node's namespace.", read_only=True),
+         f"<ns>/segmentation/{{{','.join((*OUTPUTS, 'label_info', 'info'))}}}, with <ns>/camera_info as the "
+         "camera's intrinsics; no two cameras may share a <ns>. Relative names are in the node's namespace.",
+         read_only=True),
     Spec("use_compressed", False, _B, "Subscribe to <topic>/compressed (sensor_msgs/CompressedImage, jpeg/png) "
          "instead of the raw images.", read_only=True),
     Spec("max_batch", 4, _I, "Most cameras segmented in one inference call.", read_only=True, int_range=(1, 64)),
@@ -114,6 +136,13 @@ SPECS: tuple[Spec, ...] = (
     Spec("max_image_pixels", MAX_IMAGE_PIXELS, _I, "Largest input image (width x height) the node decodes; "
          "larger frames, compressed ones included (checked from their header before decoding), are rejected.",
          read_only=True, int_range=(1, 2**40)),
+    Spec("bond_timeout", 4.0, _F, "With autostart false (a managed node): heartbeat timeout in seconds of the "
+         "bond a Nav2 lifecycle manager forms on activate; 0 = no bond (run the manager with bond_timeout: 0.0).",
+         read_only=True, float_range=(0.0, 300.0)),
+    # Changeable while unconfigured (loaded at configure).
+    Spec("class_map", "", _S, "Merge/rename the model's classes for every output: '' = the model's classes; "
+         "a name in config/class_maps (navigation, autoware), a .yaml path, or inline YAML '{classes: [...]}'. "
+         "Checked at configure; changes only while the node is unconfigured."),
     # Live.
     Spec("output_resolution", "input", _S, "Resolution of the outputs: the input image's or the model's.",
          choices=RESOLUTIONS),
@@ -127,11 +156,15 @@ SPECS: tuple[Spec, ...] = (
          "(the vehicle's side)."),
     Spec("overlay_alpha", 0.5, _F, "Weight of the class colours in the overlay (0 = image only).",
          float_range=(0.0, 1.0)),
-    *(
-        Spec(f"publish_{output.name}", True, _B, f"Publish <ns>/segmentation/{output.name} ({output.encoding}: "
-             f"{output.description})" + ("; built only while subscribed." if output.on_demand else "."))
-        for output in OUTPUTS.values()
-    ),
+    Spec("min_confidence", 0.0, _F, "Pixels whose confidence (max softmax probability) is below this get the "
+         "unknown id 255 in labels ('unknown' in label_info, whose threshold it is); 0 = off. Below "
+         "1/number of classes it marks nothing.", float_range=(0.0, 1.0)),
+    Spec("compressed_png_level", PNG_LEVEL, _I, "zlib level of the PNG outputs (*/compressed but overlay).",
+         int_range=(0, 9)),
+    Spec("compressed_jpeg_quality", JPEG_QUALITY, _I, "JPEG quality of overlay/compressed.", int_range=(1, 100)),
+    Spec("publish_label_info", True, _B, "Publish <ns>/segmentation/label_info (vision_msgs/LabelInfo, reliable, "
+         "transient local): the class ids and names of labels and min_confidence as threshold."),
+    *(Spec(name, True, _B, _switch_description(names)) for name, names in _switches().items()),
 )
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 LIVE = tuple(spec.name for spec in SPECS if not spec.read_only)
@@ -172,11 +205,27 @@ def validate(name: str, value: Any, class_names: tuple[str, ...] | None = None) 
         return camera_topics_problem(list(value))
     if name == "backend_options" and list(value) != [DEFAULT]:
         return _backend_options_problem(list(value))
+    if name == "bond_timeout" and 0.0 < value <= HEARTBEAT_PERIOD:
+        return f"bond_timeout must be 0 (no bond) or above the {HEARTBEAT_PERIOD:g} s heartbeat period, got {value:g}"
     if name == "drivable_classes" and class_names is not None:
         unknown = [c for c in value if c not in class_names]
         if unknown:
-            return f"drivable_classes: unknown class names {unknown}; the model's classes are {list(class_names)}"
+            return f"drivable_classes: unknown class names {unknown}; the classes are {list(class_names)}"
     return None
+
+
+def class_map_problem(value: str, classes: ClassTable) -> str | None:
+    """Why ``class_map`` ``value`` cannot map the model's ``classes`` (naming the entry), or None."""
+    try:
+        load_class_map(value, classes)
+    except (ClassMapError, OSError) as exc:
+        return f"class_map: {exc}"
+    return None
+
+
+def wants_bond(autostart: bool, bond_timeout: float) -> bool:
+    """Whether to form a Nav2 bond: only a managed node (no autostart) with a positive timeout."""
+    return not autostart and bond_timeout > 0.0
 
 
 def camera_topics_problem(topics: list[str], node_name: str = "attendseg_segmentation",
@@ -259,6 +308,7 @@ class StaticSettings:
     diagnostics_window: float
     error_throttle_sec: float
     max_image_pixels: int
+    bond_timeout: float
 
 
 @dataclass(frozen=True)
@@ -271,17 +321,22 @@ class LiveSettings:
     drivable_max_hole_fraction: float
     drivable_connected_to_bottom: bool
     overlay_alpha: float
-    publish: frozenset[str]  # the outputs whose publish_<name> is true
+    min_confidence: float
+    compressed_png_level: int
+    compressed_jpeg_quality: int
+    publish_label_info: bool
+    class_map: str  # applied at the next configure
+    publish: frozenset[str]  # the outputs whose publish_* switch is true
 
     def updated(self, parameters: list[Parameter]) -> LiveSettings:
         changes: dict[str, Any] = {}
         publish = set(self.publish)
+        switches = _switches()
         for param in parameters:
             if param.name not in LIVE:
                 continue
-            if param.name.startswith("publish_"):
-                output = param.name.removeprefix("publish_")
-                (publish.add if param.value else publish.discard)(output)
+            if param.name in switches:
+                (publish.update if param.value else publish.difference_update)(switches[param.name])
             else:
                 changes[param.name] = _value(param.name, param.value)
         return LiveSettings(**{**self.__dict__, **changes, "publish": frozenset(publish)})
@@ -328,5 +383,5 @@ def read_live(node: Node) -> LiveSettings:
     """The live settings as currently set on ``node``."""
     names = [n for n in LiveSettings.__dataclass_fields__ if n != "publish"]
     values = _values(node, names)
-    publish = frozenset(name for name in OUTPUTS if node.get_parameter(f"publish_{name}").value)
+    publish = frozenset(name for name, output in OUTPUTS.items() if node.get_parameter(output.parameter).value)
     return LiveSettings(**{name: _value(name, value) for name, value in values.items()}, publish=publish)

@@ -2,22 +2,28 @@
 
 For every input ``<ns>/image_raw`` it publishes, in ``<ns>/segmentation/``, the outputs of
 :data:`attendseg_ros.pipeline.OUTPUTS` (``labels``, ``drivable_mask``, ``confidence``,
-``overlay``) and ``info`` (latched SegmentationInfo). Outputs carry the input header unchanged.
+``overlay``, ``camera_info`` and the ``*/compressed`` copies), ``label_info`` (latched
+vision_msgs/LabelInfo, when vision_msgs is installed) and ``info`` (latched SegmentationInfo).
+Outputs carry the input header unchanged. Pixels below ``min_confidence`` get the unknown id 255
+and ``class_map`` renames/merges classes, before any output is built; ``camera_info`` pairs the
+camera's ``<ns>/camera_info`` with each frame by stamp (docs/navigation.md).
 
 Subscription callbacks only store the message in a one-frame slot per camera (a newer frame
 replaces an unprocessed one, counted as dropped); a worker thread takes the newest frame of up to
 ``max_batch`` cameras, runs them through :class:`attendseg_ros.pipeline.FramePipeline` in one
 call and publishes. ``configure`` loads the model, ``activate`` subscribes and starts the worker;
-with ``autostart`` (default) ``main`` does both. Every transition logs its cause; one that fails
-logs why (the traceback at debug level), releases what it made and returns FAILURE. ``shutdown``
-ends the process.
+with ``autostart`` (default) ``main`` does both. Driven by a lifecycle manager (``autostart:
+false``), activate also forms the bond a Nav2 lifecycle manager expects (``bond_timeout``) and
+deactivate breaks it. Every transition logs its cause; one that fails logs why (the traceback at
+debug level), releases what it made and returns FAILURE. ``shutdown`` ends the process.
 
 ``/diagnostics`` (every ``diagnostics_period``) has one status per camera: the counters of
 :mod:`attendseg_ros.frame_stats` (every frame received ends in exactly one of processed,
 dropped_stale, rejected, inference_failures; plus frames DDS lost before the node and
-incompatible publishers), their counts over the last ``diagnostics_window`` seconds, which set
-the level, and timings: network_ms (the ``segment()`` call), node_overhead_ms (conversion,
-outputs, publishing per frame), node_latency_ms (frame received -> published) and latency_ms
+incompatible publishers; frames without or with an inexactly paired camera_info while it has
+subscribers), their counts over the last ``diagnostics_window`` seconds, which set the level,
+and timings: network_ms (the ``segment()`` call), node_overhead_ms (conversion, outputs,
+publishing per frame), node_latency_ms (frame received -> published) and latency_ms
 (header stamp -> published, only for stamps in the node's clock).
 """
 
@@ -48,19 +54,34 @@ from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.subscription import Subscription
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from ..data.classes import ClassTable
 from ..drivable import DrivableConfig
 from ..frame_stats import CameraStats
 from ..image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, quiet_opencv
+from ..interop.camera_info import CameraGeometry, CameraInfoPairer, image_geometry
+from ..interop.class_map import ClassMap, ClassMapError, load_class_map
+from ..interop.label_info import label_info_for
+from ..interop.unknown import UNKNOWN_ID
 from ..pipeline import OUTPUTS, FramePipeline, FrameSettings
-from ..topics import output_prefix
+from ..topics import camera_info_topic, output_prefix
 from . import parameters
-from .messages import array_to_image, stamp_ns
+from .bond import ManagerBond
+from .interop import (
+    LABEL_INFO_QOS,
+    OptionalPackageError,
+    camera_geometry,
+    label_info_message,
+    label_info_type,
+    unavailable_outputs,
+)
+from .messages import message_type, output_message, stamp_ns
 
 RCLError = _rclpy.RCLError
 NODE_NAME = "attendseg_segmentation"
 NAME_CHECK_PERIOD = 3.0  # seconds between looks for another node with this node's name
+CAMERA_INFO_DEPTH = 10  # CameraInfo messages queued per camera (best effort: matches any publisher)
 _LEVELS = {0: DiagnosticStatus.OK, 1: DiagnosticStatus.WARN, 2: DiagnosticStatus.ERROR}
 
 
@@ -87,6 +108,9 @@ class Camera:
     stats: CameraStats
     subscription: Subscription | None = None
     publishers: dict[str, Publisher] = field(default_factory=dict)
+    info_subscription: Subscription | None = None  # the camera's <ns>/camera_info
+    infos: CameraInfoPairer = field(default_factory=CameraInfoPairer)  # its CameraInfo by stamp
+    label_info_publisher: Publisher | None = None
     pending: Any = None  # newest unprocessed message (guarded by the node's condition)
     waiting_since: float = 0.0  # when the slot last went from empty to full (monotonic)
     arrived: float = 0.0  # when the pending message arrived (monotonic)
@@ -100,8 +124,13 @@ class SegmentationNode(LifecycleNode):
         quiet_opencv()  # decoding errors are counted and logged here, throttled; not by OpenCV on stderr
         self._segmenter: Any = None
         self._pipeline: FramePipeline | None = None
-        self._palette = np.zeros((256, 3), np.uint8)  # the model's class colours, set on configure
-        self._class_names: tuple[str, ...] | None = None
+        self._palette = np.zeros((256, 3), np.uint8)  # the published classes' colours, set on configure
+        self._class_map: ClassMap | None = None  # model classes -> published classes, loaded on configure
+        self._table: ClassTable | None = None  # the published class table (after the class map)
+        self._class_names: tuple[str, ...] | None = None  # its names (what drivable_classes may name)
+        self._drivable_default: tuple[str, ...] | None = None  # drivable_classes as configure filled them in
+        self._said_unavailable = False
+        self._bond: ManagerBond | None = None
         self._cameras: list[Camera] = []
         self._condition = threading.Condition()
         # One worker thread for the node's life (started at the first activate): threads made anew on
@@ -128,6 +157,9 @@ class SegmentationNode(LifecycleNode):
     def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
         for param in params:
             reason = parameters.validate(param.name, param.value, self._class_names)
+            if param.name == "class_map" and self._segmenter is not None:
+                reason = ("class_map changes only while the node is unconfigured (deactivate, cleanup, set it, "
+                          "configure): it is loaded with the model")
             if reason:
                 return SetParametersResult(successful=False, reason=reason)
         if not hasattr(self, "add_post_set_parameters_callback"):
@@ -138,20 +170,28 @@ class SegmentationNode(LifecycleNode):
         if not hasattr(self, "live"):  # declarations during __init__
             return
         self.live = self.live.updated(params)
-        if any(p.name == "drivable_classes" for p in params) and self._segmenter is not None:
+        names = {p.name for p in params}
+        if "drivable_classes" in names and self._segmenter is not None:
             self.get_logger().info(f"drivable classes: {list(self.live.drivable_classes or ())}")
             self._publish_info()
+        if names & {"min_confidence", "publish_label_info"} and self._segmenter is not None:
+            self._sync_label_info()
 
     def _frame_settings(self) -> tuple[parameters.LiveSettings, FrameSettings]:
         """The live settings and the pipeline settings made from them (rebuilt only when they change)."""
         live = self.live
         if self._settings is None or self._settings[0] is not live:
-            names = self._class_names or ()
-            ids = tuple(names.index(n) for n in (live.drivable_classes or ()) if n in names)
-            drivable = DrivableConfig(ids, live.drivable_min_region_fraction, live.drivable_max_hole_fraction,
-                                      live.drivable_connected_to_bottom)
-            self._settings = (live, FrameSettings(live.output_resolution, drivable, self._palette, live.overlay_alpha))
+            drivable = DrivableConfig(self._drivable_ids(live), live.drivable_min_region_fraction,
+                                      live.drivable_max_hole_fraction, live.drivable_connected_to_bottom)
+            self._settings = (live, FrameSettings(
+                live.output_resolution, drivable, self._palette, live.overlay_alpha, live.min_confidence,
+                self._class_map, live.compressed_png_level, live.compressed_jpeg_quality))
         return self._settings
+
+    def _drivable_ids(self, live: parameters.LiveSettings) -> tuple[int, ...]:
+        """Ids (in the published labels) of the drivable classes."""
+        names = self._table.names if self._table is not None else ()
+        return tuple(names.index(n) for n in (live.drivable_classes or ()) if n in names)
 
     # ---------------------------------------------------------------- lifecycle
     def _transition(self, name: str, state: LifecycleState, body: Callable[[], TransitionCallbackReturn],
@@ -238,21 +278,16 @@ class SegmentationNode(LifecycleNode):
             loaded.set()
         self._pipeline = FramePipeline(self._segmenter)
         info = self._segmenter.info
-        self._class_names = tuple(info.classes.names)
-        self._palette = info.classes.palette()
-        self._settings = None
         self.get_logger().info(
             f"model {info.name} loaded in {time.monotonic() - start:.1f} s: backend {self._segmenter.backend}, "
             f"precision {self._segmenter.precision}, input {info.input_size[1]}x{info.input_size[0]}, "
-            f"{len(self._class_names)} classes"
+            f"{info.classes.num_classes} classes"
         )
-        drivable = self.live.drivable_classes
-        if drivable is None:
-            drivable = tuple(info.classes.drivable)
-        result = self.set_parameters([Parameter("drivable_classes", Parameter.Type.STRING_ARRAY, list(drivable))])[0]
-        if not result.successful:
-            raise TransitionError(f"invalid drivable_classes: {result.reason}")
-        self.live = parameters.read_live(self)
+        self._load_class_map(info.classes)
+        if not self._said_unavailable:  # once per process: what this installation cannot publish
+            self._said_unavailable = True
+            for line in unavailable_outputs():
+                self.get_logger().warning(line)
 
         out_qos = _qos(static.output_reliability, static.output_depth)
         info_type = _segmentation_info_type()
@@ -262,13 +297,44 @@ class SegmentationNode(LifecycleNode):
             stats = CameraStats(topic, static.diagnostics_window)
             camera = Camera(topic, prefix, self.get_logger().get_child(f"camera{index}"), stats)
             self._cameras.append(camera)
-            for name in OUTPUTS:
-                camera.publishers[name] = self.create_lifecycle_publisher(Image, f"{prefix}/{name}", out_qos)
+            for name, output in OUTPUTS.items():
+                camera.publishers[name] = self.create_lifecycle_publisher(message_type(output), f"{prefix}/{name}",
+                                                                          out_qos)
             self._info_publishers.append(self.create_publisher(info_type, f"{prefix}/info",
                                                                _qos("reliable", 1, latched=True)))
         self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._publish_info()
+        self._sync_label_info()
         return TransitionCallbackReturn.SUCCESS
+
+    def _load_class_map(self, classes: ClassTable) -> None:
+        """The class map against the model's classes, the published table, and drivable_classes in it.
+
+        drivable_classes that configure filled in (unset by the user) follow the table: a class map
+        loaded after a cleanup brings its own drivable classes.
+        """
+        try:
+            self._class_map = load_class_map(self.live.class_map, classes)
+        except (ClassMapError, OSError) as exc:
+            raise TransitionError(f"invalid class_map: {exc}") from exc
+        table = self._table = self._class_map.table()
+        self._class_names = tuple(name for name in table.names if name)
+        self._palette = table.palette()
+        self._settings = None
+        if not self._class_map.identity:
+            self.get_logger().info(
+                f"class map {self._class_map.name}: {classes.num_classes} model classes -> {list(self._class_names)}"
+                + (f", {list(self._class_map.unknown_sources)} -> unknown ({UNKNOWN_ID})"
+                   if self._class_map.unknown_sources else "")
+            )
+        current = self.live.drivable_classes
+        automatic = current is None or current == self._drivable_default
+        drivable = tuple(table.drivable) if automatic else current
+        result = self.set_parameters([Parameter("drivable_classes", Parameter.Type.STRING_ARRAY, list(drivable))])[0]
+        if not result.successful:
+            raise TransitionError(f"invalid drivable_classes: {result.reason}")
+        self._drivable_default = drivable if automatic else None
+        self.live = parameters.read_live(self)
 
     def _log_loading(self, loaded: threading.Event, start: float) -> None:
         """Say every 15 s that the model is still loading, so a long engine build does not look like a hang."""
@@ -288,6 +354,10 @@ class SegmentationNode(LifecycleNode):
             camera.subscription = self.create_subscription(
                 msg_type, topic, functools.partial(self._on_image, camera), in_qos, event_callbacks=events
             )
+            camera.info_subscription = self.create_subscription(
+                CameraInfo, camera_info_topic(camera.topic), functools.partial(self._on_camera_info, camera),
+                _qos("best_effort", CAMERA_INFO_DEPTH),
+            )
         with self._condition:
             self._serving = True
         if self._worker is None:
@@ -296,15 +366,25 @@ class SegmentationNode(LifecycleNode):
         self._diagnostics_timer = self.create_timer(static.diagnostics_period, self._publish_diagnostics)
         topics = ", ".join(f"{c.topic}/compressed" if static.use_compressed else c.topic for c in self._cameras)
         self.get_logger().info(f"segmenting {topics}; outputs in {', '.join(c.prefix for c in self._cameras)}")
-        return super().on_activate(state)
+        result = super().on_activate(state)
+        if parameters.wants_bond(static.autostart, static.bond_timeout):
+            if self._bond is None:
+                self._bond = ManagerBond(self, static.bond_timeout)
+            self._bond.start()  # logs why not when bondpy is missing
+        return result
 
     def _deactivate_inputs(self) -> None:
         """Stop reading: subscriptions, the worker's serving, diagnostics timer (publishers stay until cleanup)."""
+        if self._bond is not None:
+            self._bond.stop()  # the manager sees the break at once, as with Nav2's own servers
         self._pause_worker()
         for camera in self._cameras:
             if camera.subscription is not None:
                 self.destroy_subscription(camera.subscription)
                 camera.subscription = None
+            if camera.info_subscription is not None:
+                self.destroy_subscription(camera.info_subscription)
+                camera.info_subscription = None
             with self._condition:
                 if camera.pending is not None:  # never serve a frame from before the pause
                     camera.stats.count("dropped_stale")
@@ -321,6 +401,9 @@ class SegmentationNode(LifecycleNode):
             for publisher in camera.publishers.values():
                 self.destroy_lifecycle_publisher(publisher)
             camera.publishers.clear()
+            if camera.label_info_publisher is not None:
+                self.destroy_publisher(camera.label_info_publisher)
+                camera.label_info_publisher = None
         publishers, self._info_publishers = self._info_publishers, []
         for publisher in publishers:
             self.destroy_publisher(publisher)
@@ -328,7 +411,7 @@ class SegmentationNode(LifecycleNode):
             self.destroy_publisher(self._diagnostics_publisher)
             self._diagnostics_publisher = None
         segmenter, self._segmenter, self._pipeline = self._segmenter, None, None
-        self._class_names, self._settings = None, None
+        self._class_names, self._settings, self._class_map, self._table = None, None, None, None
         if segmenter is not None:
             segmenter.close()
         _return_freed_memory()
@@ -349,6 +432,8 @@ class SegmentationNode(LifecycleNode):
             self._worker = None
 
     def destroy_node(self) -> None:
+        if self._bond is not None and self.context.ok():  # after an external shutdown nothing can be sent
+            self._bond.stop()
         self._stop_worker()
         if self._segmenter is not None:
             self._segmenter.close()
@@ -387,6 +472,10 @@ class SegmentationNode(LifecycleNode):
             camera.pending = msg
             camera.arrived = time.monotonic()
             self._condition.notify()
+
+    def _on_camera_info(self, camera: Camera, msg: CameraInfo) -> None:
+        """Keep the camera's CameraInfo for pairing by stamp (the worker scales it per frame)."""
+        camera.infos.add(stamp_ns(msg), msg)
 
     def _on_message_lost(self, camera: Camera, info: QoSMessageLostInfo) -> None:
         with self._condition:
@@ -466,8 +555,11 @@ class SegmentationNode(LifecycleNode):
                  if (rgb := self._convert(camera, msg)) is not None]
         if not batch or pipeline is None:
             return
+        wanted = [self._wanted(c, live) for c, *_ in batch]
+        paired = [self._paired_camera(c, msg, rgb) if "camera_info" in names else (None, None)
+                  for (c, msg, _, rgb), names in zip(batch, wanted, strict=True)]
         try:
-            result = pipeline.run([rgb for *_, rgb in batch], [self._wanted(c, live) for c, *_ in batch], settings)
+            result = pipeline.run([rgb for *_, rgb in batch], wanted, settings, [g for g, _ in paired])
         except Exception as exc:  # noqa: BLE001 - any engine error: counted per frame, logged, the node keeps serving
             reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             with self._condition:
@@ -479,9 +571,11 @@ class SegmentationNode(LifecycleNode):
             )
             self.get_logger().debug(f"inference failed:\n{traceback.format_exc()}")
             return
-        for (camera, msg, _, _), outputs in zip(batch, result.outputs, strict=True):
-            for name, array in outputs.items():
-                self._publish(camera, name, array_to_image(array, msg.header, OUTPUTS[name].encoding))
+        for (camera, msg, _, _), outputs, (_, info) in zip(batch, result.outputs, paired, strict=True):
+            for name, value in outputs.items():
+                message = output_message(OUTPUTS[name], value, msg.header, info)
+                if message is not None:
+                    self._publish(camera, name, message)
             if "labels" in outputs:
                 camera.stats.output_size = outputs["labels"].shape[:2]
         published = time.perf_counter()
@@ -494,7 +588,39 @@ class SegmentationNode(LifecycleNode):
                 age = (now_ns - stamp) * 1e-9 if stamp > 0 else None
                 camera.stats.processed(result.segment_ms, overhead, len(batch), (done - arrived) * 1e3, age)
 
-    def _publish(self, camera: Camera, name: str, msg: Image) -> None:
+    def _paired_camera(self, camera: Camera, msg: Any,
+                       rgb: np.ndarray) -> tuple[CameraGeometry | None, CameraInfo | None]:
+        """The intrinsics of this frame from the camera's CameraInfo of its stamp (else the newest one).
+
+        ``(None, None)`` when there is none usable (none yet, invalid, or of another image size):
+        counted in ``camera_info_missing`` with the reason; the frame's other outputs are unaffected.
+        """
+        topic = camera_info_topic(camera.topic)
+        paired = camera.infos.pair(stamp_ns(msg))
+        if paired is None:
+            problem = f"no CameraInfo received on {topic}"
+        else:
+            info, exact = paired
+            try:
+                geometry = image_geometry(camera_geometry(info))
+            except ValueError as exc:
+                problem = f"invalid CameraInfo on {topic}: {exc}"
+            else:
+                height, width = rgb.shape[:2]
+                if (geometry.width, geometry.height) == (width, height):
+                    if not exact:
+                        with self._condition:
+                            camera.stats.count("camera_info_inexact")
+                    return geometry, info
+                problem = (f"the CameraInfo on {topic} describes {geometry.width}x{geometry.height} images, "
+                           f"not the {width}x{height} image received")
+        with self._condition:
+            camera.stats.count("camera_info_missing", reason=problem)
+        camera.logger.warning(f"no {camera.prefix}/camera_info for this frame: {problem}",
+                              throttle_duration_sec=self.static.error_throttle_sec)
+        return None, None
+
+    def _publish(self, camera: Camera, name: str, msg: Any) -> None:
         try:
             camera.publishers[name].publish(msg)
         except RCLError as exc:  # Fast DDS occasionally fails large reliable writes: count, keep going
@@ -515,15 +641,41 @@ class SegmentationNode(LifecycleNode):
         msg.backend = seg.backend
         msg.precision = seg.precision
         msg.input_height, msg.input_width = int(info.input_size[0]), int(info.input_size[1])
-        msg.class_names = list(info.classes.names)
-        msg.palette = np.asarray(info.classes.colors, np.uint8).tobytes()
-        msg.void_id = int(info.classes.void_id)
-        msg.drivable_class_ids = bytes(info.classes.names.index(n) for n in (self.live.drivable_classes or ()))
+        table = self._table if self._table is not None else info.classes
+        msg.class_names = list(table.names)
+        msg.palette = np.asarray(table.colors, np.uint8).tobytes()
+        msg.void_id = UNKNOWN_ID
+        msg.drivable_class_ids = bytes(self._drivable_ids(self.live))
         for publisher in self._info_publishers:
             try:
                 publisher.publish(msg)
             except RCLError as exc:
                 self.get_logger().warning(f"publishing info failed: {exc}")
+
+    def _sync_label_info(self) -> None:
+        """Publish label_info (latched) for every camera, or withdraw it while publish_label_info is off."""
+        if self._class_map is None:
+            return
+        try:
+            msg_type = label_info_type()
+        except OptionalPackageError:  # said once at configure
+            return
+        for camera in self._cameras:
+            if not self.live.publish_label_info:
+                if camera.label_info_publisher is not None:
+                    self.destroy_publisher(camera.label_info_publisher)
+                    camera.label_info_publisher = None
+                continue
+            if camera.label_info_publisher is None:
+                camera.label_info_publisher = self.create_publisher(msg_type, f"{camera.prefix}/label_info",
+                                                                    LABEL_INFO_QOS)
+            content = label_info_for(self._class_map, self.live.min_confidence)
+            msg = label_info_message(content)
+            msg.header.stamp = self.get_clock().now().to_msg()
+            try:
+                camera.label_info_publisher.publish(msg)
+            except RCLError as exc:
+                self.get_logger().warning(f"publishing label_info failed: {exc}")
 
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from attendseg_ros.bag.scoring import Scorer
+from attendseg_ros.data import load_class_table
+from attendseg_ros.interop import UNKNOWN_ID, load_class_map
 from attendseg_ros.msg import EvaluationReport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,6 +50,44 @@ def _spin_until(executor: SingleThreadedExecutor, condition: Callable[[], Any], 
     return value
 
 
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
+
+
+@contextlib.contextmanager
+def _evaluation_node(*parameters: str) -> Iterator[subprocess.Popen]:
+    """attendseg-evaluate as its own process with ``-p`` parameters; killed if still running at the end."""
+    command = [sys.executable, "-m", "attendseg_ros.ros.evaluation_node", "--ros-args"]
+    for parameter in parameters:
+        command += ["-p", parameter]
+    process = subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _connect(graph: Any, labels: str, truth: str, report: str) -> tuple[list, Any, Any]:
+    """Reports received, and the labels and ground-truth publishers, once the evaluation node is there."""
+    node, executor = graph
+    reports: list[EvaluationReport] = []
+    node.create_subscription(EvaluationReport, report, reports.append, RELIABLE)
+    labels_pub = node.create_publisher(Image, labels, RELIABLE)
+    truth_pub = node.create_publisher(Image, truth, RELIABLE)
+    _spin_until(executor, lambda: labels_pub.get_subscription_count() and truth_pub.get_subscription_count()
+                and reports, "the evaluation node's subscriptions and first report")
+    return reports, labels_pub, truth_pub
+
+
+def _final(executor: SingleThreadedExecutor, reports: list, process: subprocess.Popen) -> EvaluationReport:
+    """The final report, once the process has ended by itself with status 0."""
+    final = _spin_until(executor, lambda: next((r for r in reports if r.final), None), "the final report")
+    assert process.wait(TIMEOUT) == 0, process.stdout.read() if process.stdout else ""
+    return final
+
+
 @pytest.fixture
 def graph() -> Any:
     context = rclpy.Context()
@@ -61,26 +102,12 @@ def graph() -> Any:
 
 
 def test_pairs_counts_missing_and_writes_the_final_report(graph: Any, tmp_path: Path) -> None:
-    node, executor = graph
+    _, executor = graph
     output = tmp_path / "eval.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
-    command = [
-        sys.executable, "-m", "attendseg_ros.ros.evaluation_node", "--ros-args",
-        "-p", f"labels_topic:={LABELS}", "-p", f"ground_truth_topic:={TRUTH}", "-p", f"report_topic:={REPORT}",
-        "-p", "expected_frames:=6", "-p", f"pair_timeout:={PAIR_TIMEOUT}", "-p", "report_period:=0.2",
-        "-p", f"output_json:={output}",
-    ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        reports: list[EvaluationReport] = []
-        node.create_subscription(EvaluationReport, REPORT, reports.append, RELIABLE)
-        labels_pub = node.create_publisher(Image, LABELS, RELIABLE)
-        truth_pub = node.create_publisher(Image, TRUTH, RELIABLE)
-        _spin_until(
-            executor,
-            lambda: labels_pub.get_subscription_count() and truth_pub.get_subscription_count() and reports,
-            "the evaluation node's subscriptions and first report",
-        )
+    with _evaluation_node(f"labels_topic:={LABELS}", f"ground_truth_topic:={TRUTH}", f"report_topic:={REPORT}",
+                          "expected_frames:=6", f"pair_timeout:={PAIR_TIMEOUT}", "report_period:=0.2",
+                          f"output_json:={output}") as process:
+        reports, labels_pub, truth_pub = _connect(graph, LABELS, TRUTH, REPORT)
         rng = np.random.default_rng(0)
         truths = {s: rng.integers(0, 12, (6, 8), dtype=np.uint8) for s in range(1, 7)}
         predictions = {s: rng.integers(0, 11, (6, 8), dtype=np.uint8) for s in range(1, 7)}
@@ -97,12 +124,7 @@ def test_pairs_counts_missing_and_writes_the_final_report(graph: Any, tmp_path: 
         labels_pub.publish(_image(5, predictions[5]))  # ground truth never comes
         truth_pub.publish(_image(6, truths[6]))
         labels_pub.publish(_image(6, np.repeat(predictions[6][..., None], 3, axis=2), "rgb8"))  # rejected
-        final = _spin_until(executor, lambda: next((r for r in reports if r.final), None), "the final report")
-        assert process.wait(TIMEOUT) == 0, process.stdout.read() if process.stdout else ""
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        final = _final(executor, reports, process)
 
     expected = Scorer(11)
     for stamp in (1, 2, 3):
@@ -118,12 +140,38 @@ def test_pairs_counts_missing_and_writes_the_final_report(graph: Any, tmp_path: 
     assert written["class_iou"] == pytest.approx(want["class_iou"])
 
 
-def test_bad_parameter_exits_with_one_line(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
+def test_with_a_class_map_the_ground_truth_is_mapped_like_the_labels(graph: Any) -> None:
+    """The node's labels are in the class map's table: CamVid ground truth goes through the same LUT."""
+    _, executor = graph
+    labels, truth, report = "/eval_map/labels", "/eval_map/labels_gt", "/eval_map/report"
+    with _evaluation_node(f"labels_topic:={labels}", f"ground_truth_topic:={truth}", f"report_topic:={report}",
+                          "class_map:=navigation", "expected_frames:=2", f"pair_timeout:={PAIR_TIMEOUT}",
+                          "report_period:=0.2") as process:
+        reports, labels_pub, truth_pub = _connect(graph, labels, truth, report)
+        navigation = load_class_map("navigation", load_class_table("camvid11"))
+        rng = np.random.default_rng(1)
+        truths = {s: rng.integers(0, 12, (6, 8), dtype=np.uint8) for s in (1, 2)}  # CamVid ids, 11 = void
+        predictions = {s: navigation.apply(rng.integers(0, 11, (6, 8), dtype=np.uint8)) for s in (1, 2)}
+        predictions[2][0, :4] = UNKNOWN_ID  # below the node's min_confidence
+        for stamp in (1, 2):
+            truth_pub.publish(_image(stamp, truths[stamp]))
+            labels_pub.publish(_image(stamp, predictions[stamp]))
+        final = _final(executor, reports, process)
+    expected = Scorer(7)
+    for stamp in (1, 2):
+        expected.add(navigation.apply(truths[stamp]), predictions[stamp])
+    assert final.frames == 2 and final.miou == pytest.approx(expected.report()["miou"])
+    assert list(final.class_names) == ["road", "sidewalk", "obstacle", "vehicle", "person", "vegetation", "sky"]
+    assert final.pixel_accuracy == pytest.approx(expected.report()["pixel_accuracy"])
+
+
+@pytest.mark.parametrize(("parameter", "named"), [("classes:=no_such_table", "no_such_table"),
+                                                  ("class_map:=nav", "no class map named 'nav'")])
+def test_bad_parameter_exits_with_one_line(parameter: str, named: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "attendseg_ros.ros.evaluation_node", "--ros-args", "-p", "classes:=no_such_table"],
-        env=env, capture_output=True, text=True, timeout=TIMEOUT,
+        [sys.executable, "-m", "attendseg_ros.ros.evaluation_node", "--ros-args", "-p", parameter],
+        env=_env(), capture_output=True, text=True, timeout=TIMEOUT,
     )
     assert result.returncode == 2
-    assert "attendseg-evaluate: error:" in result.stderr and "no_such_table" in result.stderr
+    assert "attendseg-evaluate: error:" in result.stderr and named in result.stderr
     assert "Traceback" not in result.stderr

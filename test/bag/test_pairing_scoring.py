@@ -92,3 +92,18 @@ def test_stream_evaluator_latency_and_missing() -> None:
     assert report["frames"] == 1 and report["frames_missing"] == 3
     assert report["pixel_accuracy"] == 1.0
     assert report["latency_ms_p50"] == pytest.approx(250.0)
+
+
+def test_scorer_counts_unknown_predictions_as_misses() -> None:
+    # The node's min_confidence marks uncertain pixels with the unknown id (255): they are scored
+    # as wrong for their ground-truth class, not rejected and not a false positive of any class.
+    truth = np.array([[3, 3, 3, 3], [8, 8, 11, 11]], np.uint8)  # 11 = void
+    prediction = np.array([[3, 3, 255, 255], [8, 255, 255, 3]], np.uint8)
+    evaluator = StreamEvaluator(11, timeout=1.0)
+    evaluator.add_ground_truth(1, truth, now=1.0)
+    evaluator.add_prediction(1, prediction, now=1.1)
+    report = evaluator.report()
+    assert evaluator.frames == 1 and evaluator.frames_missing == 0
+    assert evaluator.scorer.confusion.shape == (11, 12) and evaluator.scorer.confusion[:, 11].sum() == 3
+    assert report["class_iou"][3] == pytest.approx(2 / 4) and report["class_iou"][8] == pytest.approx(1 / 2)
+    assert report["pixel_accuracy"] == pytest.approx(3 / 6)

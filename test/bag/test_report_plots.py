@@ -50,6 +50,9 @@ def test_plots_and_report(tmp_path: Path) -> None:
     assert cv2.imread(str(plot_class_iou(ious, CLASSES.names, tmp_path / "iou.png"))) is not None
     with pytest.raises(ValueError, match="does not match"):
         plot_confusion(confusion[:3], CLASSES.names, tmp_path / "bad.png")
+    with_unknown = np.concatenate([confusion, rng.integers(0, 100, (11, 1))], axis=1)  # the Scorer's shape
+    unknown_plot = cv2.imread(str(plot_confusion(with_unknown, CLASSES.names, tmp_path / "u.png")))
+    assert unknown_plot is not None and unknown_plot.shape[1] > cv2.imread(str(tmp_path / "c.png")).shape[1]
     rgb = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
     labels = rng.integers(0, 11, (6, 8), dtype=np.uint8)
     report = {"pixel_accuracy": 0.75, "mean_class_accuracy": 0.5, "miou": 0.25, "class_iou": ious, "frames": 3,

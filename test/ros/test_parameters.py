@@ -9,13 +9,16 @@ import pytest
 import rclpy
 import yaml
 from rclpy.context import Context
+from rclpy.parameter import Parameter
 
 from attendseg_ros import registry
+from attendseg_ros.data import load_class_table
+from attendseg_ros.interop.compression import JPEG_QUALITY, PNG_LEVEL
 from attendseg_ros.pipeline import OUTPUTS
 from attendseg_ros.resources import config_file
 from attendseg_ros.ros import parameters
 from attendseg_ros.ros.segmentation_node import SegmentationNode
-from attendseg_ros.topics import output_prefix, output_topic
+from attendseg_ros.topics import camera_info_topic, output_prefix, output_topic
 
 YAML_KEY = "/**/attendseg_segmentation"
 
@@ -71,12 +74,69 @@ def test_output_prefix() -> None:
     assert output_prefix("image_raw") == "segmentation"
     assert output_prefix("front/image_raw") == "front/segmentation"
     assert output_topic("/camera/image_raw", "labels") == "/camera/segmentation/labels"
+    assert camera_info_topic("/camera/image_raw") == "/camera/camera_info"
+    assert camera_info_topic("front/image_raw") == "front/camera_info"
+    assert camera_info_topic("image_raw") == "camera_info" and camera_info_topic("/image_raw") == "/camera_info"
 
 
 def test_every_output_has_a_publish_parameter() -> None:
     for name, output in OUTPUTS.items():
-        spec = parameters.SPEC_BY_NAME[f"publish_{name}"]
-        assert spec.default is True and not spec.read_only and output.encoding in spec.description
+        spec = parameters.SPEC_BY_NAME[output.parameter]
+        assert spec.default is True and not spec.read_only
+        assert f"<ns>/segmentation/{name} ({output.encoding}:" in spec.description
+    compressed = [name for name, output in OUTPUTS.items() if output.kind == "compressed"]
+    assert compressed == ["labels/compressed", "confidence/compressed", "drivable_mask/compressed",
+                          "overlay/compressed"]
+    assert {OUTPUTS[name].parameter for name in compressed} == {"publish_compressed"}
+    assert OUTPUTS["camera_info"].parameter == "publish_camera_info"
+
+
+@pytest.fixture
+def declared() -> Iterator:
+    """A plain node with every parameter declared from SPECS (rclpy enforces the descriptors)."""
+    context = Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("parameters_test", context=context)
+    parameters.declare(node)
+    yield node
+    node.destroy_node()
+    rclpy.try_shutdown(context=context)
+
+
+def test_navigation_defaults_and_ranges_are_enforced(declared) -> None:
+    assert declared.get_parameter("min_confidence").value == 0.0
+    assert declared.get_parameter("compressed_png_level").value == PNG_LEVEL
+    assert declared.get_parameter("compressed_jpeg_quality").value == JPEG_QUALITY
+    assert declared.get_parameter("bond_timeout").value == 4.0
+    assert declared.set_parameters([Parameter("min_confidence", value=0.4)])[0].successful
+    for name, value in (("min_confidence", 1.5), ("compressed_png_level", 10), ("compressed_jpeg_quality", 0)):
+        assert not declared.set_parameters([Parameter(name, value=value)])[0].successful, name
+    result = declared.set_parameters([Parameter("bond_timeout", value=1.0)])[0]
+    assert not result.successful and "read-only" in result.reason
+    live = parameters.read_live(declared)
+    assert live.min_confidence == 0.4 and live.class_map == "" and live.publish_label_info
+    assert set(live.publish) == set(OUTPUTS)
+    off = live.updated([Parameter("publish_compressed", value=False), Parameter("min_confidence", value=0.2)])
+    assert off.publish == {name for name, o in OUTPUTS.items() if o.kind != "compressed"}
+    assert off.min_confidence == 0.2
+
+
+def test_class_map_validation_names_the_problem() -> None:
+    camvid = load_class_table("camvid11")
+    assert parameters.class_map_problem("navigation", camvid) is None
+    assert parameters.class_map_problem("", camvid) is None
+    assert "no class map named 'nav'" in parameters.class_map_problem("nav", camvid)
+    reason = parameters.class_map_problem("{classes: [{name: road, from: [Rd]}]}", camvid)
+    assert reason is not None and "unknown source classes ['Rd']" in reason
+    assert "No such file" in parameters.class_map_problem("/nonexistent/map.yaml", camvid)
+
+
+def test_bond_only_for_a_managed_node() -> None:
+    assert parameters.wants_bond(autostart=False, bond_timeout=4.0)
+    assert not parameters.wants_bond(autostart=True, bond_timeout=4.0)
+    assert not parameters.wants_bond(autostart=False, bond_timeout=0.0)
+    assert parameters.validate("bond_timeout", 0.0) is None and parameters.validate("bond_timeout", 4.0) is None
+    assert "heartbeat period" in parameters.validate("bond_timeout", 0.05)
 
 
 def test_choices_come_from_the_registry() -> None:
@@ -180,5 +240,5 @@ def test_readme_documents_every_parameter_and_output() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for spec in parameters.SPECS:
         assert f"`{spec.name}`" in readme, spec.name
-    for name in OUTPUTS:
+    for name in (*OUTPUTS, "label_info"):
         assert f"| `{name}` |" in readme, name

@@ -56,6 +56,7 @@ MODEL, BACKEND = "onnx_fp32", "onnxruntime"
 START_TIMEOUT = 60.0
 TIMEOUT = 30.0
 WINDOW = 2.0  # diagnostics_window of the node processes here
+IMAGE_OUTPUTS = {name: output for name, output in OUTPUTS.items() if output.kind == "image"}
 
 
 def _info_type() -> type:
@@ -111,13 +112,13 @@ def restore_parameters(client: Client) -> Iterator[None]:
         Parameter("drivable_min_region_fraction", Parameter.Type.DOUBLE, 0.001),
         Parameter("drivable_connected_to_bottom", Parameter.Type.BOOL, True),
         Parameter("output_resolution", Parameter.Type.STRING, "input"),
-        *(Parameter(f"publish_{name}", Parameter.Type.BOOL, True) for name in OUTPUTS),
+        *(Parameter(name, Parameter.Type.BOOL, True) for name in dict.fromkeys(o.parameter for o in OUTPUTS.values())),
     )
     assert all(r.successful for r in results), [r.reason for r in results]
 
 
 def _outputs(client: Client, prefix: str) -> dict[str, list]:
-    outputs = {name: client.collect(Image, f"{prefix}/{name}") for name in OUTPUTS}
+    outputs = {name: client.collect(Image, f"{prefix}/{name}") for name in IMAGE_OUTPUTS}
     for name in outputs:
         client.spin_until(lambda n=name: client.node.count_publishers(f"{prefix}/{n}") > 0, TIMEOUT, f"{prefix}/{name}")
     return outputs
@@ -165,7 +166,7 @@ def test_outputs_keep_the_header_and_input_size(client: Client) -> None:
     header = stamp_header(1234, 5678, "cam_a_optical_frame")
     client.publish_until(CAM_A, bgr_image(header), lambda: all(_has(v, 1234) for v in outputs.values()), TIMEOUT,
                          "all outputs of the frame")
-    for name, output in OUTPUTS.items():
+    for name, output in IMAGE_OUTPUTS.items():
         out = next(m for m in outputs[name] if m.header.stamp.sec == 1234)
         assert out.header == header, name
         assert (out.height, out.width, out.encoding) == (480, 640, output.encoding), name
@@ -182,7 +183,7 @@ def test_info_reaches_a_late_subscriber(client: Client) -> None:
     info = client.spin_until(lambda: late, TIMEOUT, "the latched info on a late subscription")[-1]
     assert list(info.class_names) == list(CLASSES.names)
     assert bytes(info.palette) == np.asarray(CLASSES.colors, np.uint8).tobytes()
-    assert info.void_id == CLASSES.void_id
+    assert info.void_id == 255  # the unknown id of the labels (vision_msgs' convention), not the dataset's void
     assert list(info.drivable_class_ids) == [CLASSES.names.index("Road")]
     assert (info.model_name, info.backend, info.precision) == ("random", BACKEND, "fp32")
     assert (info.input_height, info.input_width) == (96, 128)
@@ -552,6 +553,9 @@ def test_incompatible_publisher_is_reported(compressed_client: Client, compresse
         ({"model": "/nonexistent/model.onnx"}, ["configuring failed: cannot load the model",
                                                 "/nonexistent/model.onnx"]),
         ({"backend_options": ["inter_op_threads=abc"]}, ["configuring failed: TypeError"]),
+        ({"class_map": "nav"}, ["configuring failed: invalid class_map", "no class map named 'nav'", "navigation"]),
+        ({"class_map": "{classes: [{name: road, from: [Rd]}]}"}, ["classes[0] ('road')", "unknown source classes"]),
+        ({"bond_timeout": 0.05}, ["bond_timeout must be 0 (no bond) or above the 0.1 s heartbeat period"]),
     ],
 )
 def test_bad_start_up_exits_with_the_reason(parameters: dict, expected: list[str]) -> None:
@@ -582,7 +586,7 @@ def test_failed_configure_logs_the_cause_releases_everything_and_shutdown_exits(
         assert log.count("configuring failed: ModuleNotFoundError") == 3, log
         assert "Traceback" in log  # at debug level, which this node was started with
         client.spin(1.5)  # discovery of any leftover publisher is far quicker than this
-        for name in (*OUTPUTS, "info"):
+        for name in (*OUTPUTS, "label_info", "info"):
             assert client.node.count_publishers(f"/cam0/segmentation/{name}") == 0, name
         assert client.change_state("shutdown", node=node_name)
         assert node.wait(TIMEOUT) == 0
