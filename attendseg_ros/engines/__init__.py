@@ -3,10 +3,11 @@
     seg = create_segmenter("onnxruntime")          # the embedded INT8 model on the CPU
     seg = create_segmenter("torch", device="cuda", precision="fp16")
     seg = create_segmenter("tensorrt", precision="int8")   # Jetson: torch2trt + TensorRT
+    seg = create_segmenter("openvino", threads=2)           # the same INT8 ONNX model, OpenVINO
     results = seg.segment(frames, resolution="input")
 
 Each backend lives in its own module, imported only when chosen, so a missing package
-(onnxruntime, torch2trt/TensorRT) fails only for that backend, with an :class:`EngineError`
+(onnxruntime, openvino, torch2trt/TensorRT) fails only for that backend, with an :class:`EngineError`
 naming what to install.
 """
 
@@ -23,7 +24,7 @@ from .base import RESOLUTIONS, EngineError, Segmentation, Segmenter
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("onnxruntime", "torch", "tensorrt")
+BACKENDS = ("onnxruntime", "torch", "tensorrt", "openvino")
 PRECISIONS = ("fp32", "fp16", "int8")
 DEVICES = ("cpu", "cuda")
 
@@ -33,7 +34,13 @@ _DEFAULT_FILES = {
     "onnx": f"{DEFAULT_MODEL_NAME}.int8.onnx",
     "safetensors": f"{DEFAULT_MODEL_NAME}.safetensors",
 }
-_KIND_ALIASES = {"onnxruntime": "onnx", "int8": "onnx", "torch": "safetensors", "tensorrt": "safetensors"}
+_KIND_ALIASES = {
+    "onnxruntime": "onnx", "openvino": "onnx", "int8": "onnx", "torch": "safetensors", "tensorrt": "safetensors",
+}
+# Backends that read the ONNX model: FP32 from the embedded FP32 weights, exported on the fly.
+_ONNX_BACKENDS = ("onnxruntime", "openvino")
+# Backends whose device names are their own (OpenVINO: CPU, GPU.0, NPU, AUTO:...), checked there.
+_OWN_DEVICE_NAMES = ("openvino",)
 
 # backend -> (module, packages it needs, install hint)
 _BACKEND_MODULES = {
@@ -44,6 +51,7 @@ _BACKEND_MODULES = {
         "torch2trt (https://github.com/NVIDIA-AI-IOT/torch2trt, install from source) and TensorRT "
         "(JetPack on a Jetson, or NVIDIA's tensorrt wheels)",
     ),
+    "openvino": (".openvino_engine", "pip install openvino (or attendseg_ros[openvino])"),
 }
 
 __all__ = [
@@ -101,10 +109,11 @@ def create_segmenter(
 ) -> Segmenter:
     """Create a :class:`Segmenter` for ``backend``.
 
-    ``model``: a model file (``.onnx`` for onnxruntime; ``.safetensors`` for torch/tensorrt,
-    onnxruntime also accepts it and exports an FP32 ONNX graph on the fly), ``None`` for the
-    embedded default. ``precision``: ``None`` for the backend's default (onnxruntime: what the
-    file holds; torch: fp32 on the CPU, fp16 on CUDA; tensorrt: int8). ``threads``: CPU
+    ``model``: a model file (``.onnx`` for onnxruntime/openvino; ``.safetensors`` for torch/tensorrt,
+    onnxruntime and openvino also accept it and export an FP32 ONNX graph on the fly), ``None`` for
+    the embedded default. ``precision``: ``None`` for the backend's default (onnxruntime, openvino:
+    what the file holds; torch: fp32 on the CPU, fp16 on CUDA; tensorrt: int8). ``device``: cpu,
+    cuda, cuda:N; openvino takes its own device names (GPU, NPU, AUTO). ``threads``: CPU
     threads (0: the library's default). ``options``: backend-specific settings (see each
     backend module). Every failure to create raises :class:`EngineError` naming the file or
     the package to install.
@@ -113,7 +122,7 @@ def create_segmenter(
         raise EngineError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if precision is not None and precision not in PRECISIONS:
         raise EngineError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if device not in DEVICES and not device.startswith("cuda:"):
+    if device not in DEVICES and not device.startswith("cuda:") and backend not in _OWN_DEVICE_NAMES:
         raise EngineError(f"unknown device {device!r}; choose cpu, cuda or cuda:N")
     if threads < 0:
         raise EngineError(f"threads must be >= 0 (0: library default), got {threads}")
@@ -131,8 +140,8 @@ def create_segmenter(
 
 
 def _default_for(backend: str, precision: str | None) -> Path:
-    if backend == "onnxruntime" and precision not in (None, "int8"):
-        # The embedded ONNX model is INT8; FP32 for onnxruntime comes from the FP32 weights.
+    if backend in _ONNX_BACKENDS and precision not in (None, "int8"):
+        # The embedded ONNX model is INT8; FP32 for onnxruntime/openvino comes from the FP32 weights.
         return default_model_path("safetensors")
     return default_model_path(backend)
 

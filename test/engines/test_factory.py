@@ -27,12 +27,35 @@ def _edit_sidecar(path: Path, **changes: object) -> None:
 
 
 def test_backends_are_listed() -> None:
-    assert BACKENDS == ("onnxruntime", "torch", "tensorrt")
+    assert BACKENDS == ("onnxruntime", "torch", "tensorrt", "openvino")
 
 
 def test_unknown_backend_lists_the_choices() -> None:
-    with pytest.raises(EngineError, match=r"unknown backend 'openvino'.*onnxruntime, torch, tensorrt"):
-        create_segmenter("openvino")
+    with pytest.raises(EngineError, match=r"unknown backend 'tflite'.*onnxruntime, torch, tensorrt, openvino"):
+        create_segmenter("tflite")
+
+
+_WITHOUT_OPENVINO = """
+import sys
+sys.modules["openvino"] = None  # any "import openvino" now raises ImportError, as when not installed
+from attendseg_ros.engines import EngineError, create_segmenter
+create_segmenter("onnxruntime", sys.argv[1]).close()  # the other backends are unaffected
+try:
+    create_segmenter("openvino", sys.argv[1])
+except EngineError as exc:
+    print(exc)
+"""
+
+
+def test_missing_openvino_names_the_install_command(random_model: dict[str, Path]) -> None:
+    """A missing openvino fails only when chosen, with an EngineError saying what to install."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _WITHOUT_OPENVINO, str(random_model["onnx_int8"])],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "the openvino backend needs 'openvino', which is not installed: pip install openvino" in result.stdout
 
 
 def test_unknown_precision_and_device(random_model: dict[str, Path]) -> None:
