@@ -21,6 +21,7 @@ from typing import Any
 from ..checkpoint import ModelFileError, ModelInfo, read_info
 from ..resources import weights_dir
 from .base import RESOLUTIONS, EngineError, Segmentation, Segmenter
+from .selection import CpuBackendChoice, choose_cpu_backend
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,11 @@ __all__ = [
     "BACKENDS",
     "PRECISIONS",
     "RESOLUTIONS",
+    "CpuBackendChoice",
     "EngineError",
     "Segmentation",
     "Segmenter",
+    "choose_cpu_backend",
     "create_segmenter",
     "default_model_path",
     "model_info",
