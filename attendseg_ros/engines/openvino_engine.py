@@ -23,6 +23,7 @@ Options (``create_segmenter(..., **options)``):
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,9 @@ class OpenVinoSegmenter(OnnxSegmenter):
         self.requests = int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self._request = self.compiled.create_infer_request()
         self._queue = ov.AsyncInferQueue(self.compiled, self.requests) if self.requests > 1 else None
+        if self._queue is not None:
+            self._queue.set_callback(self._collect)
+        self._lock = threading.Lock()  # infer requests are not thread-safe: one run at a time
         log.info("openvino: %s on %s, %s, %d request(s)", self.path.name, self.device, self.config, self.requests)
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,15 +134,15 @@ class OpenVinoSegmenter(OnnxSegmenter):
         labels = np.empty((len(batch), *self.input_size), np.uint8)
         confidence = np.empty_like(labels)
         outputs = (labels, confidence)
-        if self._queue is None or len(batch) == 1:
-            for index in range(len(batch)):
-                self._request.infer({INPUT_NAME: batch[index : index + 1]}, share_inputs=True)
-                self._collect(self._request, (index, outputs))
-        else:
-            self._queue.set_callback(self._collect)
-            for index in range(len(batch)):
-                self._queue.start_async({INPUT_NAME: batch[index : index + 1]}, (index, outputs), share_inputs=True)
-            self._queue.wait_all()
+        with self._lock:
+            if self._queue is None or len(batch) == 1:
+                for index in range(len(batch)):
+                    self._request.infer({INPUT_NAME: batch[index : index + 1]}, share_inputs=True)
+                    self._collect(self._request, (index, outputs))
+            else:
+                for index in range(len(batch)):
+                    self._queue.start_async({INPUT_NAME: batch[index : index + 1]}, (index, outputs), share_inputs=True)
+                self._queue.wait_all()
         return labels, confidence
 
     def _collect(self, request: ov.InferRequest, userdata: tuple[int, tuple[np.ndarray, np.ndarray]]) -> None:

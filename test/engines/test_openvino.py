@@ -98,6 +98,19 @@ def test_parallel_requests_give_the_sequential_results(random_model: dict[str, P
         assert np.array_equal(one.confidence, many.confidence)
 
 
+def test_concurrent_callers_get_their_own_results(random_model: dict[str, Path]) -> None:
+    """Two threads sharing one segmenter (its infer request) each get their own frames' labels."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    seg = create_segmenter("openvino", random_model["onnx_int8"], threads=1)
+    rng = np.random.default_rng(4)
+    frames = [rng.integers(0, 256, (96, 128, 3), dtype=np.uint8) for _ in range(2)]
+    expected = [seg.segment([frame])[0].labels for frame in frames]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda i: seg.segment([frames[i % 2]])[0].labels, range(16)))
+    assert all(np.array_equal(result, expected[i % 2]) for i, result in enumerate(results))
+
+
 def test_settings_reach_the_compiled_model(random_model: dict[str, Path]) -> None:
     seg = create_segmenter("openvino", random_model["onnx_fp32"], threads=1, hint="LATENCY")
     assert seg.compiled.get_property("INFERENCE_NUM_THREADS") == 1
