@@ -157,7 +157,11 @@ def quantize_int8(
     ``tensorrt_compatible``: symmetric int8 activations, as TensorRT requires (slower on the CPU).
     ``weight_bits``: 7 (``reduce_range``: |w| <= 64, safe from u8 x s8 saturation on AVX2 CPUs
     without VNNI) or 8 (full range: finer weights where the kernels do not saturate: VNNI/AMX
-    CPUs, TensorRT); default 7 for the CPU form, 8 for the TensorRT form.
+    CPUs, TensorRT); default 7 for the CPU form, 8 for the TensorRT form. Measured on the shipped
+    model (CamVid val mIoU, FP32 62.75 %; AVX2-only AMD EPYC Zen 3): 7-bit 62.56 % onnxruntime,
+    62.61 % OpenVINO; 8-bit 62.39 % and 62.44 % (both engines saturate); without integer kernels
+    (exact sums, what VNNI computes) 7-bit 62.58 %, 8-bit 62.65 %. So 7 bits everywhere: at most
+    0.07 points behind 8 bits on VNNI CPUs, 0.17 ahead on AVX2 ones.
     Memory: a calibrator holds every activation of the frames it has seen (~0.4 GB per 288x384
     frame), so frames are fed in slices of ``frames_per_slice`` and the ranges merged: the peak
     no longer grows with ``count``.
