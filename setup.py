@@ -44,6 +44,7 @@ setup(
             "attendseg-complexity = attendseg_ros.cli.complexity:main",
             "attendseg-train = attendseg_ros.cli.train:main",
             "attendseg-train-bench = attendseg_ros.cli.train_bench:main",
+            "attendseg-train-report = attendseg_ros.cli.train_report:main",
             "attendseg-eval = attendseg_ros.cli.evaluate:main",
             "attendseg-export = attendseg_ros.cli.export:main",
             "attendseg-bench = attendseg_ros.cli.bench:main",

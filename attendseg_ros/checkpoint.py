@@ -2,99 +2,25 @@
 
 ``model.safetensors`` holds the tensors (never pickled); ``model.json`` beside it holds the
 architecture configuration, class table, input size, normalisation, the training command and
-metrics. ``load_model`` checks that the two agree and names the file when they do not.
+metrics (read without torch by :mod:`attendseg_ros.modelfile`, re-exported here).
+``load_model`` checks that the two agree and names the file when they do not.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .data.classes import ClassTable
-from .data.transforms import Normalization
-from .model import AttendSeg, AttendSegConfig
+from .model import AttendSeg
+from .modelfile import FORMAT_VERSION, ModelFileError, ModelInfo, read_info, sidecar_path, write_info
 
-FORMAT_VERSION = 1
-
-
-class ModelFileError(ValueError):
-    """A model file or its sidecar is missing, unreadable or inconsistent."""
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """Everything about a trained model except its tensors (the sidecar's content)."""
-
-    config: AttendSegConfig
-    classes: ClassTable
-    input_size: tuple[int, int]  # (height, width) the model was trained/evaluated at
-    normalization: Normalization = field(default_factory=Normalization)
-    name: str = "attendseg"
-    metrics: dict[str, Any] = field(default_factory=dict)
-    training: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": FORMAT_VERSION,
-            "name": self.name,
-            "architecture": "attendseg",
-            "config": self.config.to_dict(),
-            "classes": self.classes.to_dict(),
-            "input_size": list(self.input_size),
-            "normalization": {"mean": list(self.normalization.mean), "std": list(self.normalization.std)},
-            "metrics": self.metrics,
-            "training": self.training,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "<sidecar>") -> ModelInfo:
-        try:
-            info = cls(
-                config=AttendSegConfig.from_dict(data["config"]),
-                classes=ClassTable.from_dict(data["classes"]),
-                input_size=(int(data["input_size"][0]), int(data["input_size"][1])),
-                normalization=Normalization(
-                    tuple(data["normalization"]["mean"]),
-                    tuple(data["normalization"]["std"]),  # type: ignore[arg-type]
-                ),
-                name=str(data.get("name", "attendseg")),
-                metrics=dict(data.get("metrics", {})),
-                training=dict(data.get("training", {})),
-            )
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ModelFileError(f"{source}: malformed model sidecar ({exc})") from exc
-        if info.config.num_classes != info.classes.num_classes:
-            raise ModelFileError(
-                f"{source}: the model has {info.config.num_classes} outputs but its class table "
-                f"lists {info.classes.num_classes} classes"
-            )
-        return info
-
-
-def sidecar_path(weights: Path) -> Path:
-    return Path(weights).with_suffix(".json")
-
-
-def read_info(weights: str | Path) -> ModelInfo:
-    """Read the sidecar of ``weights`` (``x.safetensors`` -> ``x.json``; an ONNX file works too)."""
-    path = sidecar_path(Path(weights))
-    if not path.is_file():
-        raise ModelFileError(f"{path}: model sidecar not found (it must sit beside {Path(weights).name})")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: cannot read model sidecar ({exc})") from exc
-    return ModelInfo.from_dict(data, source=str(path))
-
-
-def write_info(path: str | Path, info: ModelInfo) -> None:
-    Path(path).write_text(json.dumps(info.to_dict(), indent=2) + "\n", encoding="utf-8")
+__all__ = [
+    "FORMAT_VERSION", "ModelFileError", "ModelInfo", "load_model", "read_info", "save_model", "sidecar_path",
+    "write_info",
+]
 
 
 def save_model(path: str | Path, model: AttendSeg, info: ModelInfo) -> Path:

@@ -34,17 +34,15 @@ import numpy as np
 import onnx
 import torch
 
-from .checkpoint import ModelInfo, write_info
 from .data.camvid import CamVid
-from .data.transforms import preprocess
+from .data.preprocessing import preprocess
 from .model import AttendSeg
 from .model.postprocess import LabelsAndConfidence
+from .modelfile import INPUT_NAME, OUTPUT_NAMES, ModelInfo, write_info
 
 log = logging.getLogger(__name__)
 
 OPSET = 17
-INPUT_NAME = "input"
-OUTPUT_NAMES = ("labels", "confidence")
 # Post-processing stays in float: quantising argmax/confidence gains nothing and costs accuracy.
 # Relu is listed so that the quantiser folds it into the preceding convolution's output range
 # (asymmetric activations only), Sigmoid so that onnxruntime runs it as a uint8 lookup table.

@@ -69,8 +69,13 @@ def plot_class_iou(class_iou: Sequence[float | None], names: Sequence[str], path
     positions = np.arange(len(names))
     ax.barh(positions, [0.0 if math.isnan(v) else v for v in values], color="tab:blue")
     for pos, value in zip(positions, values, strict=True):
-        ax.text(0.01 if math.isnan(value) else value + 0.01, pos, "n/a" if math.isnan(value) else f"{value:.3f}",
-                va="center", fontsize=8)
+        ax.text(
+            0.01 if math.isnan(value) else value + 0.01,
+            pos,
+            "n/a" if math.isnan(value) else f"{value:.3f}",
+            va="center",
+            fontsize=8,
+        )
     ax.set_yticks(positions, labels=list(names), fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0.0, 1.1)
@@ -160,3 +165,48 @@ def write_report(
     path = directory / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def plot_training_curve(history: Sequence[Mapping[str, object]], path: str | Path, title: str = "") -> Path:
+    """Training loss and the mIoU of every evaluation set against the optimiser step, as a PNG.
+
+    ``history``: the records a training run keeps (``step``, ``loss`` and one ``{name: {"miou": ...}}``
+    entry per evaluation set).
+    """
+    if not history:
+        raise ValueError("the training history is empty: nothing to plot")
+    steps = [int(record["step"]) for record in history]  # type: ignore[call-overload]
+    sets = [k for k, v in history[-1].items() if isinstance(v, Mapping) and "miou" in v]
+    plt = _pyplot()
+    fig, (loss_axis, miou_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    loss_axis.plot(steps, [float(record["loss"]) for record in history], marker=".")  # type: ignore[arg-type]
+    loss_axis.set_xlabel("step")
+    loss_axis.set_ylabel("training loss (smoothed)")
+    for name in sets:
+        points = [(s, r[name]["miou"]) for s, r in zip(steps, history, strict=True) if isinstance(r.get(name), Mapping)]
+        miou_axis.plot([p[0] for p in points], [100 * float(p[1]) for p in points], marker=".", label=name)
+    miou_axis.set_xlabel("step")
+    miou_axis.set_ylabel("mIoU of the EMA model (%)")
+    miou_axis.legend()
+    for axis in (loss_axis, miou_axis):
+        axis.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def class_iou_table(reports: Mapping[str, Mapping[str, object]], class_names: Sequence[str]) -> str:
+    """A Markdown table of per-class IoU (rows: classes, then mIoU and pixel accuracy; columns: reports)."""
+    names = list(reports)
+    lines = ["| class | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for index, class_name in enumerate(class_names):
+        cells = [_fmt(list(reports[n]["class_iou"])[index]) for n in names]  # type: ignore[call-overload]
+        lines.append(f"| {class_name} | " + " | ".join(cells) + " |")
+    lines.append("| **mIoU** | " + " | ".join(_fmt(reports[n]["miou"]) for n in names) + " |")
+    lines.append("| pixel accuracy | " + " | ".join(_fmt(reports[n]["pixel_accuracy"]) for n in names) + " |")
+    return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
 
+from attendseg_ros.registry import BACKEND_CHOICES
 from launch import LaunchContext, LaunchDescription
 
 PACKAGE = "attendseg_ros"
@@ -77,7 +78,7 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "attendseg.yaml"),
                               description="Node parameters (YAML)"),
         DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node"),
-        DeclareLaunchArgument("backend", default_value="", choices=["", "onnxruntime", "torch", "tensorrt"],
+        DeclareLaunchArgument("backend", default_value="", choices=["", *BACKEND_CHOICES],
                               description="Inference backend; empty = backend of params_file"),
         DeclareLaunchArgument("use_sim_time", default_value="false", choices=["true", "false"],
                               description="Use /clock (bag replay, simulation)"),

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # test/support.py: test-only helpers
 CAMVID = Path(os.environ.get("CAMVID_DIR", REPO.parent / "shared" / "camvid"))
 
 # Every test run talks DDS on its own domain, local to this machine, so that parallel runs

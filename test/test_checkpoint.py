@@ -49,6 +49,22 @@ def test_sidecar_classes_must_match_the_head(saved: tuple[Path, torch.nn.Module]
         read_info(path)
 
 
+def test_a_newer_format_version_is_refused_by_name(saved: tuple[Path, torch.nn.Module]) -> None:
+    """A sidecar written by a newer attendseg_ros was accepted silently (and perhaps misread)."""
+    path, _ = saved
+    sidecar = path.with_suffix(".json")
+    data = json.loads(sidecar.read_text())
+    assert data["format_version"] == 1
+    data["format_version"] = 2
+    sidecar.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match=r"m\.json: written in model format_version 2, newer than the 1.*upgrade"):
+        read_info(path)
+    data["format_version"] = "one"
+    sidecar.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match="malformed model sidecar"):
+        read_info(path)
+
+
 def test_weights_that_do_not_fit_the_architecture(saved: tuple[Path, torch.nn.Module]) -> None:
     path, _ = saved
     sidecar = path.with_suffix(".json")

@@ -11,6 +11,7 @@ import torch
 from safetensors import safe_open
 
 from attendseg_ros.checkpoint import load_model
+from attendseg_ros.cli.train_report import write_training_report
 from attendseg_ros.data.camvid import CamVid
 from attendseg_ros.model import create_model
 from attendseg_ros.resume import ResumeFileError, ResumeState, load_resume, newest_resume, save_resume
@@ -71,6 +72,12 @@ def test_run_stops_on_time_limit_and_resumes_to_the_same_schedule(tiny_camvid: P
     _model, info = load_model(out / "final.safetensors")
     assert info.input_size == (64, 96) and info.metrics["step"] == 4 and "val" in info.metrics
     assert info.training["config"]["steps"] == 4
+
+    report = write_training_report(out / "resume.safetensors", tmp_path / "docs")  # the curve crosses sessions
+    assert report["step"] == 4 and report["evaluations"] == 2
+    assert Path(report["curve"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = Path(report["table"]).read_text()
+    assert "| Road |" in table and "step 4" in table and "**mIoU**" in table
 
 
 def test_resume_file_round_trip_and_size(tmp_path: Path) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 import sqlite3
 import struct
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,10 +25,11 @@ from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, Qo
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
 
-from ..ros.image_conversion import (
+from ..image_conversion import (
     LABEL_ENCODINGS,
     SUPPORTED_ENCODINGS,
     ImageConversionError,
+    image_fields,
     image_to_labels,
     image_to_rgb,
 )
@@ -98,28 +101,22 @@ def _header(stamp_ns: int, frame_id: str) -> Any:
 def image_message(array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str) -> Any:
     """A rosbags ``sensor_msgs/Image`` of ``array``: (H, W, 3) RGB for rgb8/bgr8, (H, W) for mono8."""
     array = np.asarray(array)
-    if array.dtype != np.uint8:
-        raise ValueError(f"images must be uint8, got {array.dtype}")
-    if encoding in ("rgb8", "bgr8"):
-        if array.ndim != 3 or array.shape[2] != 3:
-            raise ValueError(f"{encoding} needs an (H, W, 3) RGB array, got shape {array.shape}")
-        if encoding == "bgr8":
-            array = array[..., ::-1]
-    elif encoding in LABEL_ENCODINGS:
-        if array.ndim != 2:
-            raise ValueError(f"{encoding} needs an (H, W) array, got shape {array.shape}")
-    else:
+    if encoding not in WRITE_ENCODINGS + LABEL_ENCODINGS:
         raise ValueError(f"cannot write encoding {encoding!r}; choose one of {WRITE_ENCODINGS + LABEL_ENCODINGS}")
-    height, width = array.shape[:2]
-    channels = 1 if array.ndim == 2 else array.shape[2]
+    if encoding == "bgr8" and array.ndim == 3:
+        array = array[..., ::-1]
+    try:
+        fields = image_fields(array, encoding)
+    except ImageConversionError as exc:
+        raise ValueError(str(exc)) from exc
     return typestore().types[IMAGE_TYPE](
         header=_header(stamp_ns, frame_id),
-        height=height,
-        width=width,
-        encoding=encoding,
-        is_bigendian=0,
-        step=width * channels,
-        data=np.ascontiguousarray(array).reshape(-1),
+        height=fields.height,
+        width=fields.width,
+        encoding=fields.encoding,
+        is_bigendian=fields.is_bigendian,
+        step=fields.step,
+        data=np.frombuffer(fields.data, np.uint8),
     )
 
 
@@ -164,43 +161,66 @@ def decode_labels(msg: Any, where: str = "labels") -> np.ndarray:
 class BagWriter:
     """Write a new rosbag2 (metadata version 9) with images, camera info and label images.
 
-    Refuses an existing ``path`` unless ``force``; with ``force`` only a previous bag (a folder
-    with ``metadata.yaml``) or an empty folder is replaced. On an exception the partial bag is removed.
+    The bag is written into a temporary folder beside ``path`` and moved to ``path`` only when
+    writing succeeded: a failed conversion leaves nothing behind and an existing bag untouched.
+    An existing ``path`` is refused unless ``force``; even then only a previous bag (a folder with
+    ``metadata.yaml``) or an empty folder is replaced, never a plain file or another folder.
     """
 
     def __init__(self, path: str | Path, storage: str = "mcap", force: bool = False) -> None:
         self.path = Path(path)
         if storage not in STORAGES:
             raise BagError(self.path, f"unknown storage {storage!r}; choose one of {sorted(STORAGES)}")
-        if self.path.exists():
-            if not force:
-                raise BagError(self.path, "exists already; pass --force (force=True) to overwrite it")
-            if self.path.is_dir() and any(self.path.iterdir()) and not (self.path / "metadata.yaml").is_file():
-                raise BagError(self.path, "exists and is not a rosbag2 folder (no metadata.yaml); not deleting it")
-            if self.path.is_dir():
-                shutil.rmtree(self.path)
-            else:
-                self.path.unlink()
+        self._check_target(force)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.storage = storage
-        self._writer = Writer(self.path, version=9, storage_plugin=STORAGES[storage])
+        self._staging = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent))
+        self._writer = Writer(self._staging / "bag", version=9, storage_plugin=STORAGES[storage])
         self._connections: dict[str, Any] = {}
+
+    def _check_target(self, force: bool) -> None:
+        if not self.path.exists() and not self.path.is_symlink():
+            return
+        if not force:
+            raise BagError(self.path, "exists already; pass --force (force=True) to overwrite it")
+        if not self.path.is_dir() or self.path.is_symlink():
+            raise BagError(self.path, "exists and is not a folder (a rosbag2 is a folder); not replacing it")
+        if any(self.path.iterdir()) and not (self.path / "metadata.yaml").is_file():
+            raise BagError(self.path, "exists and is not a rosbag2 folder (no metadata.yaml); not replacing it")
 
     def __enter__(self) -> BagWriter:
         try:
             self._writer.open()
         except WriterError as exc:
+            shutil.rmtree(self._staging, ignore_errors=True)
             raise BagError(self.path, str(exc)) from exc
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc_type is None:
-            self._writer.close()
+        if exc_type is not None:
+            try:
+                self._writer.abort()
+            finally:
+                shutil.rmtree(self._staging, ignore_errors=True)
             return
         try:
-            self._writer.abort()
+            self._writer.close()
+            self._swap_in(self._staging / "bag")
         finally:
-            shutil.rmtree(self.path, ignore_errors=True)
+            shutil.rmtree(self._staging, ignore_errors=True)
+
+    def _swap_in(self, written: Path) -> None:
+        """Move the finished bag to ``path``; a previous bag there is removed only after that worked."""
+        old = None
+        if self.path.exists():
+            old = self._staging / "previous"
+            os.replace(self.path, old)
+        try:
+            os.replace(written, self.path)
+        except OSError:
+            if old is not None:
+                os.replace(old, self.path)
+            raise
 
     def set_custom_data(self, key: str, value: str) -> None:
         self._writer.set_custom_data(key, value)
@@ -266,8 +286,10 @@ class LabelledFrames:
 
     Pairing is by header stamp with at most ``max_pending`` unmatched messages held per topic.
     After iteration, ``missing_images`` (ground truth without an image), ``missing_labels``
-    (images without ground truth) and ``frames`` (pairs yielded) are set; ``frames_missing`` is
-    the sum of the first two. Damaged data raises :class:`BagError`.
+    (images without ground truth), ``duplicates`` (messages repeating the stamp of an earlier one
+    on their topic: never paired, never scored) and ``frames`` (pairs yielded) describe that pass;
+    ``frames_missing`` is the sum of the first two. Each message is deserialised once. Damaged data
+    raises :class:`BagError`.
     """
 
     def __init__(
@@ -306,15 +328,17 @@ class LabelledFrames:
         return min(self.expected_images, self.expected_labels)
 
     def __iter__(self) -> Iterator[BagFrame]:
+        """One pass over the bag; the counters describe the latest pass (a second pass starts them again)."""
+        self.frames = self.missing_images = self.missing_labels = self.duplicates = 0
         store = typestore()
-        pairer: StampPairer[tuple[int, bytes], np.ndarray] = StampPairer(max_pending=self.max_pending)
+        pairer: StampPairer[tuple[int, bytes, Any], np.ndarray] = StampPairer(max_pending=self.max_pending)
         reader = _open_reader(self.path)
         where = ""
         try:
             connections = [c for c in reader.connections if c.topic in (self.image_topic, self.gt_topic)]
             for connection, log_time, raw in reader.messages(connections=connections):
                 where = f"{connection.topic} message at log time {log_time}"
-                msg = store.deserialize_cdr(raw, connection.msgtype)
+                msg = store.deserialize_cdr(raw, connection.msgtype)  # the only deserialisation of each message
                 stamp = stamp_to_ns(msg.header.stamp)
                 if connection.topic == self.image_topic:
                     if str(msg.encoding) not in IMAGE_ENCODINGS:
@@ -322,13 +346,14 @@ class LabelledFrames:
                             self.path,
                             f"{where}: unsupported image encoding {msg.encoding!r}; expected one of {IMAGE_ENCODINGS}",
                         )
-                    pair = pairer.add_left(stamp, (log_time, bytes(raw)))
+                    pair = pairer.add_left(stamp, (log_time, bytes(raw), msg if self.decode else None))
                 else:
                     try:
                         labels = decode_labels(msg, where)
                     except ValueError as exc:
                         raise BagError(self.path, str(exc)) from exc
                     pair = pairer.add_right(stamp, labels)
+                self.duplicates = pairer.duplicates
                 if pair is not None:
                     yield self._frame(*pair)
         except BagError:
@@ -339,23 +364,26 @@ class LabelledFrames:
         finally:
             reader.close()
         pairer.flush()
-        self.missing_images += pairer.missing_left
-        self.missing_labels += pairer.missing_right
-        self.duplicates += pairer.duplicates
+        self.missing_images = pairer.missing_left
+        self.missing_labels = pairer.missing_right
+        self.duplicates = pairer.duplicates
         if pairer.missing:
             LOGGER.warning(
                 "%s: %d ground-truth frames without an image, %d images without ground truth",
                 self.path, pairer.missing_left, pairer.missing_right,
             )
+        if pairer.duplicates:
+            LOGGER.warning("%s: %d messages repeat the stamp of an earlier one on their topic; not scored",
+                           self.path, pairer.duplicates)
 
-    def _frame(self, stamp: int, image: tuple[int, bytes], labels: np.ndarray) -> BagFrame:
-        log_time, raw = image
+    def _frame(self, stamp: int, image: tuple[int, bytes, Any], labels: np.ndarray) -> BagFrame:
+        log_time, raw, msg = image
         self.frames += 1
         frame = BagFrame(stamp, log_time, raw, labels)
         if self.decode:
             where = f"{self.image_topic} at stamp {stamp}"
             try:
-                frame.image = decode_image(typestore().deserialize_cdr(raw, IMAGE_TYPE), where)
+                frame.image = decode_image(msg, where)
             except ValueError as exc:
                 raise BagError(self.path, str(exc)) from exc
             if frame.image.shape[:2] != labels.shape:

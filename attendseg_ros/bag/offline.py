@@ -82,4 +82,5 @@ def evaluate_bag_offline(
         if index in keep:
             samples.append(Sample(frame.stamp_ns, frame.image, frame.labels, prediction))
     scorer.add_missing(frames.frames_missing)
+    scorer.add_duplicates(frames.duplicates)
     return BagEvaluation(scorer.report(), scorer.confusion.copy(), samples)

@@ -17,6 +17,7 @@ REPORT_KEYS = (
     "class_iou",
     "frames",
     "frames_missing",
+    "frames_duplicate",
     "latency_ms_p50",
     "latency_ms_p99",
     "fps",
@@ -41,6 +42,7 @@ class Scorer:
         self.confusion = np.zeros((num_classes, num_classes), np.int64)
         self.frames = 0
         self.frames_missing = 0
+        self.frames_duplicate = 0
         self.latencies_ms: list[float] = []
         self._start: float | None = None
         self._last: float | None = None
@@ -71,6 +73,10 @@ class Scorer:
     def add_missing(self, count: int = 1) -> None:
         self.frames_missing += int(count)
 
+    def add_duplicates(self, count: int = 1) -> None:
+        """Frames not scored because their stamp repeated an earlier frame's (pairing is by stamp)."""
+        self.frames_duplicate += int(count)
+
     @property
     def elapsed_s(self) -> float:
         if self._start is None or self._last is None:
@@ -89,6 +95,7 @@ class Scorer:
             "class_iou": summary["class_iou"],
             "frames": self.frames,
             "frames_missing": self.frames_missing,
+            "frames_duplicate": self.frames_duplicate,
             "latency_ms_p50": float(np.percentile(latencies, 50)) if latencies.size else None,
             "latency_ms_p99": float(np.percentile(latencies, 99)) if latencies.size else None,
             "fps": self.frames / elapsed if elapsed > 0 and self.frames else None,
@@ -160,4 +167,5 @@ class StreamEvaluator:
 
     def report(self) -> dict[str, object]:
         self.scorer.frames_missing = self.frames_missing
+        self.scorer.frames_duplicate = self.pairer.duplicates
         return self.scorer.report()

@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from ..data.transforms import preprocess
-from ..engines import BACKENDS, create_segmenter
+from ..data.preprocessing import preprocess
+from ..engines import EngineError, create_segmenter
 from ..engines.base import RESOLUTIONS, Segmentation, restore_size
+from ..registry import BACKEND_CHOICES, DEFAULT_BACKEND, PRECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_i
 
 
 def benchmark(
-    backend: str = "onnxruntime",
+    backend: str = DEFAULT_BACKEND,
     precision: str | None = None,
     height: int = 360,
     width: int = 480,
@@ -56,7 +57,7 @@ def benchmark(
     warmup: int = 5,
     threads: int = 0,
     model: str | Path | None = None,
-    device: str = "cpu",
+    device: str | None = None,
     resolution: str = "input",
     options: dict[str, Any] | None = None,
     seed: int = 0,
@@ -86,7 +87,7 @@ def benchmark(
         result: dict[str, Any] = {
             "backend": segmenter.backend,
             "precision": segmenter.precision,
-            "device": device,
+            "device": device or "default",
             "height": height,
             "width": width,
             "batch": batch,
@@ -156,6 +157,8 @@ def _system(segmenter: Any) -> dict[str, Any]:
         info["openvino"] = openvino.__version__
         info["openvino_device"] = segmenter.device
         info["openvino_config"] = dict(segmenter.config)
+    if segmenter.selection is not None:  # --backend auto: what was measured
+        info["auto_selection"] = segmenter.selection._asdict()
     return info
 
 
@@ -203,18 +206,6 @@ def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
     return backend, precision or None, model or None
 
 
-def options_for(backend: str, options: dict[str, Any] | None) -> dict[str, Any]:
-    """The options that apply to ``backend``: plain ``key`` for every backend, ``backend.key`` for one."""
-    chosen = {}
-    for key, value in (options or {}).items():
-        target, dot, name = key.rpartition(".")
-        if not dot:
-            chosen[key] = value
-        elif target == backend:
-            chosen[name] = value
-    return chosen
-
-
 def compare(specs: Sequence[str], **common: Any) -> dict[str, Any]:
     """Benchmark several ``backend[:precision][@model]`` specs in this process; ratios are vs the first.
 
@@ -227,8 +218,7 @@ def compare(specs: Sequence[str], **common: Any) -> dict[str, Any]:
     for spec in specs:
         backend, precision, model = parse_spec(spec)
         log.info("benchmarking %s", spec)
-        settings = {**common, "model": model or common.get("model"),
-                    "options": options_for(backend, common.get("options"))}
+        settings = {**common, "model": model or common.get("model")}
         runs.append({"spec": spec, **benchmark(backend, precision, **settings)})
     base = runs[0]
     for run in runs:
@@ -243,7 +233,7 @@ def agreement(
     split: str = "val",
     frames: int = 20,
     threads: int = 0,
-    device: str = "cpu",
+    device: str | None = None,
     model: str | Path | None = None,
     options: dict[str, Any] | None = None,
     batch_size: int = 4,
@@ -269,7 +259,7 @@ def agreement(
         for spec in specs:
             backend, precision, spec_model = parse_spec(spec)
             segmenters.append(create_segmenter(backend, spec_model or model, precision, device, threads,
-                                               **options_for(backend, options)))
+                                               **(options or {})))
         if len({s.input_size for s in segmenters}) > 1:
             sizes = {spec: s.input_size for spec, s in zip(specs, segmenters, strict=True)}
             raise ValueError(f"the specs run at different input sizes {sizes}: labels cannot be compared")
@@ -361,10 +351,12 @@ def _option(text: str) -> tuple[str, Any]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="attendseg-bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--backend", default="onnxruntime", choices=list(BACKENDS))
-    p.add_argument("--precision", choices=["fp32", "fp16", "int8"], help="default: the backend's")
+    p.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKEND_CHOICES,
+                   help="auto: the faster CPU engine here, by a short measurement")
+    p.add_argument("--precision", choices=PRECISIONS, help="default: the backend's")
     p.add_argument("--model", help="model file (default: the embedded model)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (openvino: also GPU, NPU, AUTO)")
+    p.add_argument("--device", default=None,
+                   help="cpu, cuda or cuda:N; openvino also GPU, NPU, AUTO (default: the backend's)")
     p.add_argument("--height", type=int, default=360, help="frame height (the network runs at the model's input size)")
     p.add_argument("--width", type=int, default=480, help="frame width")
     p.add_argument("--batch", type=int, default=1)
@@ -410,10 +402,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         if args.compare:
             result = compare(args.compare, **common)
         elif args.batches:
-            common["options"] = options_for(args.backend, common["options"])
             result = sweep(args.batches, backend=args.backend, precision=args.precision, **common)
         else:
-            common["options"] = options_for(args.backend, common["options"])
             result = benchmark(args.backend, args.precision, **common)
         runs = result.get("runs", [result])
         print(f"network input {runs[0]['input_height']}x{runs[0]['input_width']}, frames "
@@ -425,16 +415,19 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     return result
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """The command: exit status 1 with one line on stderr when the backend cannot run here."""
     argv = sys.argv[1:] if argv is None else argv
     verbose = "-v" in argv or "--verbose" in argv
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         run(argv)
-    except (OSError, ValueError, RuntimeError) as exc:  # EngineError is a RuntimeError
-        sys.exit(f"attendseg-bench: error: {exc}")
+    except (EngineError, ValueError, OSError) as exc:
+        print(f"attendseg-bench: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,6 +10,7 @@ import sys
 from ..bag.convert import camvid_to_bag
 from ..bag.io import STORAGES, WRITE_ENCODINGS, BagError
 from ..data.camvid import DatasetError
+from ..image_conversion import quiet_opencv
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -22,13 +23,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--encoding", choices=WRITE_ENCODINGS, default="rgb8", help="image encoding")
     p.add_argument("--frame-id", default="camera", help="header frame_id")
     p.add_argument("--limit", type=int, default=None, help="write only the first N frames")
-    p.add_argument("--force", action="store_true", help="replace an existing bag at --out")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing bag at --out (only once the new one is complete; never a plain file)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_opencv()
     try:
         summary = camvid_to_bag(
             args.data,

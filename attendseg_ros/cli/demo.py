@@ -22,6 +22,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..pipeline import OUTPUTS
+from ..registry import BACKEND_CHOICES, DEFAULT_BACKEND
+from ..topics import output_prefix, output_topic
+
 log = logging.getLogger(__name__)
 
 TOPIC = "/camera/image_raw"
@@ -44,70 +48,68 @@ def find_camvid(explicit: str | Path | None = None) -> Path | None:
     return None
 
 
-def node_arguments(model: str | None, backend: str, topic: str, threads: int = 0,
-                   options: tuple[str, ...] = ()) -> list[str]:
-    """--ros-args parameters of the node for one camera topic."""
-    args = ["-p", f"camera_topics:=[{topic}]", "-p", f"backend:={backend}", "-p", f"threads:={threads}"]
+def node_parameters(model: str | None, backend: str, topic: str, threads: int = 0,
+                    options: tuple[str, ...] = ()) -> dict[str, object]:
+    """The node's parameters for one camera topic."""
+    parameters: dict[str, object] = {"camera_topics": [topic], "backend": backend, "threads": threads}
     if model:
-        args += ["-p", f"model:={Path(model).resolve()}"]
+        parameters["model"] = str(Path(model).resolve())
     if options:
-        args += ["-p", f"backend_options:=[{','.join(options)}]"]
-    return args
+        parameters["backend_options"] = list(options)
+    return parameters
 
 
 def wait_for_node(topic: str, model: str | None, backend: str) -> dict[str, Any]:
     """No input: run the node in the foreground until Ctrl-C, saying where it listens."""
-    from ..ros.harness import start_node, stop_node
-    from ..ros.segmentation_node import output_prefix
+    from ..ros.process import node_command, node_env
 
-    process = start_node(None, *node_arguments(model, backend, topic))
+    command = node_command(node_parameters(model, backend, topic))
     prefix = output_prefix(topic)
     print(f"No CamVid found (set CAMVID_DIR or pass --camvid). The node is waiting for sensor_msgs/Image on {topic};"
-          f" results appear on {prefix}/{{labels,drivable_mask,confidence,overlay,info}}. Ctrl-C stops it.",
-          flush=True)
+          f" results appear on {prefix}/{{{','.join(OUTPUTS)},info}}. Ctrl-C stops it.", flush=True)
+    process = subprocess.Popen(command, env=node_env())  # in the foreground: its log goes to this terminal
     try:
         code = process.wait()
     except KeyboardInterrupt:  # Ctrl-C in a terminal reaches the node too: let it finish first
         try:
             code = process.wait(10)
         except subprocess.TimeoutExpired:
-            code = stop_node(process)
+            process.kill()
+            code = process.wait()
     return {"waiting_on": topic, "outputs": prefix, "exit_code": code}
 
 
-def run_demo(camvid: Path, frames: int = 30, model: str | None = None, backend: str = "onnxruntime",
+def run_demo(camvid: Path, frames: int = 30, model: str | None = None, backend: str = DEFAULT_BACKEND,
              out: Path = Path("demo_out"), topic: str = TOPIC, threads: int = 0) -> dict[str, Any]:
     """Play ``frames`` CamVid val frames through the node process; write overlays + summary.json."""
     from sensor_msgs.msg import Image
 
     from ..data import CamVid
+    from ..image_conversion import image_to_array
     from ..metrics import confusion_matrix, summarize
     from ..msg import SegmentationInfo
-    from ..ros.harness import LATCHED, RELIABLE, Graph, start_node, stop_node
-    from ..ros.image_conversion import array_to_image
-    from ..ros.segmentation_node import output_prefix
+    from ..ros.messages import array_to_image, stamp_ns
+    from ..ros.process import LATCHED, Client, NodeProcess
 
     dataset = CamVid(camvid, "val")
     count = min(frames, len(dataset))
     out.mkdir(parents=True, exist_ok=True)
-    prefix = output_prefix(topic)
-    process = start_node(out / "node.log", *node_arguments(model, backend, topic, threads))
-    graph = Graph("attendseg_demo")
+    shown = ("labels", "overlay")  # the outputs the demo reads (their encodings come from the pipeline's registry)
+    process = NodeProcess(node_parameters(model, backend, topic, threads), log_path=out / "node.log")
+    client = Client("attendseg_demo", watch=process)
     try:
-        received: dict[str, dict[tuple[int, int], tuple[Any, float]]] = {"labels": {}, "overlay": {}}
+        received: dict[str, dict[int, tuple[Any, float]]] = {name: {} for name in shown}
 
         def keep(name: str, msg: Image) -> None:
-            received[name][(msg.header.stamp.sec, msg.header.stamp.nanosec)] = (msg, time.time())
+            received[name][stamp_ns(msg)] = (msg, time.time())
 
-        for name in received:
-            graph.node.create_subscription(Image, f"{prefix}/{name}", lambda m, n=name: keep(n, m), RELIABLE)
-        infos = graph.collect(SegmentationInfo, f"{prefix}/info", LATCHED)
-        graph.spin_until(lambda: infos or process.poll() is not None, START_TIMEOUT, "the node to load its model")
-        if process.poll() is not None:
-            raise RuntimeError(f"the node exited with {process.returncode}:\n{(out / 'node.log').read_text()[-3000:]}")
+        for name in shown:
+            client.subscribe(Image, output_topic(topic, name), lambda m, n=name: keep(n, m))
+        infos = client.collect(SegmentationInfo, output_topic(topic, "info"), LATCHED)
+        client.spin_until(lambda: infos, START_TIMEOUT, "the node to load its model")
         info = infos[-1]
-        publisher = graph.publisher(topic)
-        graph.spin_until(lambda: publisher.get_subscription_count() > 0, FRAME_TIMEOUT, f"the node to read {topic}")
+        publisher = client.publisher(topic)
+        client.spin_until(lambda: publisher.get_subscription_count() > 0, FRAME_TIMEOUT, f"the node to read {topic}")
         num_classes = len(info.class_names)
         histogram = np.zeros(256, np.int64)
         confusion = np.zeros((num_classes, num_classes), np.int64)
@@ -115,24 +117,23 @@ def run_demo(camvid: Path, frames: int = 30, model: str | None = None, backend: 
         start = time.monotonic()
         for index in range(count):
             rgb, truth = dataset[index]
-            frame_msg = array_to_image(rgb, _header(graph))
-            key = (frame_msg.header.stamp.sec, frame_msg.header.stamp.nanosec)
-            graph.publish_until(topic, frame_msg, lambda k=key: all(k in r for r in received.values()),
-                                FRAME_TIMEOUT, f"the results of frame {index}")
+            frame_msg = array_to_image(rgb, _header(client))
+            key = stamp_ns(frame_msg)
+            client.publish_until(topic, frame_msg, lambda k=key: all(k in r for r in received.values()),
+                                 FRAME_TIMEOUT, f"the results of frame {index}")
             labels_msg, labels_time = received["labels"][key]
-            latencies.append((labels_time - (key[0] + key[1] * 1e-9)) * 1e3)  # stamp -> labels received
-            labels = np.frombuffer(labels_msg.data, np.uint8).reshape(labels_msg.height, labels_msg.width)
+            latencies.append((labels_time - key * 1e-9) * 1e3)  # stamp -> labels received
+            labels = image_to_array(labels_msg, OUTPUTS["labels"].encoding)
             histogram += np.bincount(labels.ravel(), minlength=256)
             if labels.shape == truth.shape and labels.max() < num_classes:
                 confusion += confusion_matrix(truth, labels, num_classes)
-            overlay_msg, _ = received["overlay"][key]
-            overlay = np.frombuffer(overlay_msg.data, np.uint8).reshape(overlay_msg.height, overlay_msg.width, 3)
+            overlay = image_to_array(received["overlay"][key][0], OUTPUTS["overlay"].encoding)
             name = dataset.samples[index].image.stem
             cv2.imwrite(str(out / f"overlay_{index:03d}_{name}.png"), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
         elapsed = time.monotonic() - start
     finally:
-        graph.close()
-        stop_node(process)
+        client.close()
+        process.stop()
     names = [*info.class_names, *(["void"] if histogram[info.void_id] else [])]
     ids = [*range(num_classes), *([info.void_id] if histogram[info.void_id] else [])]
     total = max(int(histogram.sum()), 1)
@@ -157,11 +158,11 @@ def run_demo(camvid: Path, frames: int = 30, model: str | None = None, backend: 
     return summary
 
 
-def _header(graph: Any) -> Any:
+def _header(client: Any) -> Any:
     from std_msgs.msg import Header
 
     header = Header(frame_id="camera")
-    header.stamp = graph.node.get_clock().now().to_msg()
+    header.stamp = client.node.get_clock().now().to_msg()
     return header
 
 
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--camvid", help="CamVid folder (default: $CAMVID_DIR or ../shared/camvid)")
     parser.add_argument("--frames", type=int, default=30, help="val frames to play (default 30)")
     parser.add_argument("--model", help="model file (default: the embedded model)")
-    parser.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "torch", "tensorrt"])
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKEND_CHOICES)
     parser.add_argument("--threads", type=int, default=0, help="backend CPU threads (0 = default)")
     parser.add_argument("--topic", default=TOPIC, help=f"camera topic (default {TOPIC})")
     parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default demo_out/)")

@@ -4,7 +4,8 @@
 
 1. In this process: the network alone (``Segmenter.run`` on a preprocessed batch) and the node's
    per-frame stages at the camera resolution (default 640x480 bgr8): conversion, preprocessing
-   + resize back (``segment() - run()``), drivable mask, overlay, building the messages.
+   + resize back (``segment() - run()``), each output of :data:`attendseg_ros.pipeline.OUTPUTS`,
+   building the messages, and the whole :class:`~attendseg_ros.pipeline.FramePipeline` call.
 2. The real node as its own process: frames stamped with the current time are published one at a
    time over DDS; the time from the stamp to the labels arriving here is the end-to-end latency. The
    node's own /diagnostics give its per-frame overhead (conversion, mask, overlay, publish).
@@ -24,6 +25,8 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+from ..registry import BACKEND_CHOICES, DEFAULT_BACKEND
 
 log = logging.getLogger(__name__)
 
@@ -59,33 +62,36 @@ def bench_frame(width: int, height: int) -> np.ndarray:
 
 def measure_in_process(rgb: np.ndarray, model: str | None, backend: str, threads: int,
                        repeats: int, options: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Per-stage times (ms) of what the node does to one frame, without DDS."""
+    """Per-stage times (ms) of what the node does to one frame, without DDS: the same pipeline it runs."""
     from std_msgs.msg import Header
 
-    from ..data.transforms import preprocess
+    from ..data.preprocessing import preprocess
+    from ..drivable import DrivableConfig
     from ..engines import create_segmenter
-    from ..ros.drivable import DrivableConfig, drivable_mask
-    from ..ros.image_conversion import array_to_image, image_to_rgb
+    from ..image_conversion import image_to_rgb
+    from ..pipeline import OUTPUTS, Frame, FramePipeline, FrameSettings, build_output
+    from ..ros.messages import array_to_image
     from ..ros.parameters import backend_options
-    from ..visualize import overlay
 
     seg = create_segmenter(backend=backend, model=model, threads=threads, **backend_options(options))
     try:
         info = seg.info
         batch = preprocess(rgb, seg.input_size, info.normalization)
         msg = array_to_image(np.ascontiguousarray(rgb[:, :, ::-1]), Header(), encoding="bgr8")
+        settings = FrameSettings("input", DrivableConfig(tuple(info.classes.ids(list(info.classes.drivable)))),
+                                 info.classes.palette(), 0.5)
+        pipeline = FramePipeline(seg)
         result = seg.segment([rgb], resolution="input")[0]
-        config = DrivableConfig(tuple(info.classes.ids(list(info.classes.drivable))))
-        palette = info.classes.palette()
-        mask = drivable_mask(result.labels, config)
+        frame = Frame(rgb, result.labels, result.confidence)
+        outputs = {name: build_output(name, frame, settings) for name in OUTPUTS}
         stages = {
             "network": _timed(lambda: seg.run(batch), repeats),
             "segment_call": _timed(lambda: seg.segment([rgb], resolution="input"), repeats),
             "conversion_bgr8": _timed(lambda: image_to_rgb(msg), repeats),
-            "drivable_mask": _timed(lambda: drivable_mask(result.labels, config), repeats),
-            "overlay": _timed(lambda: overlay(rgb, result.labels, palette, 0.5), repeats),
-            "build_messages": _timed(lambda: [array_to_image(a, msg.header) for a in
-                                              (result.labels, result.confidence, mask)], repeats),
+            **{f"output_{name}": _timed(lambda n=name: build_output(n, frame, settings), repeats) for name in OUTPUTS},
+            "build_messages": _timed(lambda: [array_to_image(a, msg.header, OUTPUTS[n].encoding)
+                                              for n, a in outputs.items()], repeats),
+            "pipeline_all_outputs": _timed(lambda: pipeline.run([rgb], [list(OUTPUTS)], settings), repeats),
         }
         return {"model": info.name, "backend": seg.backend, "precision": seg.precision,
                 "model_input": list(seg.input_size), "stages_ms": stages}
@@ -100,56 +106,59 @@ def measure_end_to_end(rgb: np.ndarray, model: str | None, backend: str, threads
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
-    from ..ros.harness import RELIABLE, Graph, diagnostics_values, start_node, stop_node
-    from ..ros.image_conversion import array_to_image
-    from .demo import node_arguments
+    from ..pipeline import OUTPUTS
+    from ..ros.messages import array_to_image, stamp_ns
+    from ..ros.process import Client, NodeProcess, diagnostics_values
+    from ..topics import output_topic
+    from .demo import node_parameters
 
-    process = start_node(log_path, *node_arguments(model, backend, TOPIC, threads, options),
-                         "-p", "diagnostics_period:=0.5")
-    graph = Graph("attendseg_node_bench")
-    arrivals: dict[tuple[int, int], float] = {}
+    parameters = {**node_parameters(model, backend, TOPIC, threads, options), "diagnostics_period": 0.5}
+    process = NodeProcess(parameters, log_path=log_path)
+    client = Client("attendseg_node_bench", watch=process)
+    arrivals: dict[int, float] = {}
     try:
         def on_labels(msg: Image) -> None:
-            arrivals[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = graph.node.get_clock().now().nanoseconds
+            arrivals[stamp_ns(msg)] = client.node.get_clock().now().nanoseconds
 
-        graph.node.create_subscription(Image, "/bench/segmentation/labels", on_labels, RELIABLE)
-        graph.collect(Image, "/bench/segmentation/drivable_mask")
-        graph.collect(Image, "/bench/segmentation/confidence")
-        if overlay:
-            graph.collect(Image, "/bench/segmentation/overlay")
-        diagnostics = graph.collect(DiagnosticArray, "/diagnostics")
-        publisher = graph.publisher(TOPIC)
-        graph.spin_until(lambda: publisher.get_subscription_count() > 0 or process.poll() is not None, 600,
-                         "the node to start")
-        if process.poll() is not None:
-            raise RuntimeError(f"the node exited with {process.returncode}: {log_path.read_text()[-2000:]}")
-        graph.spin_until(lambda: graph.node.count_publishers("/bench/segmentation/labels") > 0, 30, "labels")
+        labels_topic = output_topic(TOPIC, "labels")
+        client.subscribe(Image, labels_topic, on_labels)
+        for name in OUTPUTS:  # subscribed like a typical user: everything but the overlay unless asked
+            if name != "labels" and (name != "overlay" or overlay):
+                client.collect(Image, output_topic(TOPIC, name))
+        diagnostics = client.collect(DiagnosticArray, "/diagnostics")
+        publisher = client.publisher(TOPIC)
+        client.spin_until(lambda: publisher.get_subscription_count() > 0, 600, "the node to start")
+        client.spin_until(lambda: client.node.count_publishers(labels_topic) > 0, 30, "labels")
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
         latencies = []
         for index in range(frames + 5):  # the first 5 warm up
             header = Header(frame_id="bench")
-            header.stamp = graph.node.get_clock().now().to_msg()
-            key = (header.stamp.sec, header.stamp.nanosec)
-            graph.publish_until(TOPIC, array_to_image(bgr, header, encoding="bgr8"), lambda k=key: k in arrivals,
-                                30, f"labels of frame {index}")
+            header.stamp = client.node.get_clock().now().to_msg()
+            msg = array_to_image(bgr, header, encoding="bgr8")
+            key = stamp_ns(msg)
+            client.publish_until(TOPIC, msg, lambda k=key: k in arrivals, 30, f"labels of frame {index}")
             if index >= 5:
-                latencies.append((arrivals[key] - (key[0] * 10**9 + key[1])) * 1e-6)
-            graph.executor.spin_once(timeout_sec=0.005)  # let the node settle: lockstep, not back-to-back
-        graph.spin_until(lambda: diagnostics and diagnostics_values(diagnostics[-1], TOPIC), 10, "diagnostics")
-        values = diagnostics_values(diagnostics[-1], TOPIC) or {}
+                latencies.append((arrivals[key] - key) * 1e-6)
+            client.executor.spin_once(timeout_sec=0.005)  # let the node settle: lockstep, not back-to-back
+        def counted() -> dict[str, str] | None:  # diagnostics that include every frame sent
+            values = diagnostics_values(diagnostics[-1], TOPIC) if diagnostics else None
+            return values if values and int(values["processed"]) >= frames + 5 else None
+
+        values = client.spin_until(counted, 10, "diagnostics covering every frame")
     finally:
-        graph.close()
-        stop_node(process)
+        client.close()
+        process.stop()
     return {
         "latency_ms": {"p50": float(np.percentile(latencies, 50)), "p99": float(np.percentile(latencies, 99)),
                        "mean": float(np.mean(latencies))},
-        "node_diagnostics": {k: values.get(k) for k in ("network_ms", "node_overhead_ms", "latency_ms_p50",
-                                                         "latency_ms_p99", "dropped_stale", "processed")},
+        "node_diagnostics": {k: values.get(k) for k in ("network_ms", "node_overhead_ms", "node_latency_ms_p50",
+                                                         "latency_ms_p50", "latency_ms_p99", "dropped_stale",
+                                                         "processed")},
         "frames": frames,
     }
 
 
-def run_bench(model: str | None = None, backend: str = "onnxruntime", width: int = 640, height: int = 480,
+def run_bench(model: str | None = None, backend: str = DEFAULT_BACKEND, width: int = 640, height: int = 480,
               frames: int = 100, repeats: int = 50, threads: int = 0, overlay: bool = False,
               options: tuple[str, ...] = (), log_dir: Path = Path("/tmp")) -> dict[str, Any]:
     """Both measurements and the two aims; returns a JSON-able dict."""
@@ -186,7 +195,7 @@ def run_bench(model: str | None = None, backend: str = "onnxruntime", width: int
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="node_bench", description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model file (default: the embedded model)")
-    parser.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "torch", "tensorrt"])
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKEND_CHOICES)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--frames", type=int, default=100, help="frames sent through the node (after 5 warm-up)")

@@ -1,16 +1,23 @@
-"""CamVid readers, class tables and the one preprocessing function."""
+"""CamVid readers, class tables and the one preprocessing function.
 
-from .camvid import CamVid, DatasetError, detect_layout
-from .classes import ClassTable, load_class_table
-from .transforms import Augmentation, Normalization, preprocess
+Names are imported on first use: class tables and preprocessing need no torch, the training
+augmentation does, and an edge install running the ONNX Runtime engine has none.
+"""
 
-__all__ = [
-    "Augmentation",
-    "CamVid",
-    "ClassTable",
-    "DatasetError",
-    "Normalization",
-    "detect_layout",
-    "load_class_table",
-    "preprocess",
-]
+from __future__ import annotations
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    "Augmentation": ".transforms",
+    "CamVid": ".camvid",
+    "ClassTable": ".classes",
+    "DatasetError": ".camvid",
+    "Normalization": ".preprocessing",
+    "detect_layout": ".camvid",
+    "load_class_table": ".classes",
+    "preprocess": ".preprocessing",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -2,13 +2,16 @@
 
     seg = create_segmenter("onnxruntime")          # the embedded INT8 model on the CPU
     seg = create_segmenter("torch", device="cuda", precision="fp16")
-    seg = create_segmenter("tensorrt", precision="int8")   # Jetson: torch2trt + TensorRT
+    seg = create_segmenter("tensorrt", precision="int8")   # Jetson: torch2trt + TensorRT, on CUDA
     seg = create_segmenter("openvino", threads=2)           # the same INT8 ONNX model, OpenVINO
+    seg = create_segmenter("auto")                          # the faster CPU engine here, by measurement
     results = seg.segment(frames, resolution="input")
 
-Each backend lives in its own module, imported only when chosen, so a missing package
-(onnxruntime, openvino, torch2trt/TensorRT) fails only for that backend, with an :class:`EngineError`
-naming what to install.
+Which backends exist, what precisions and devices each takes and what it needs installed is
+:data:`attendseg_ros.registry.BACKENDS`; each backend lives in its own module, imported only when
+chosen, so a missing package (onnxruntime, openvino, torch, torch2trt/TensorRT) fails only for that
+backend, with an :class:`EngineError` naming what to install. The ONNX Runtime and OpenVINO paths
+with an ``.onnx`` model import no torch.
 """
 
 from __future__ import annotations
@@ -18,46 +21,22 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import ModelFileError, ModelInfo, read_info
+from .. import registry
+from ..modelfile import ModelFileError, ModelInfo, read_info
 from ..resources import weights_dir
 from .base import RESOLUTIONS, EngineError, Segmentation, Segmenter
 from .selection import CpuBackendChoice, choose_cpu_backend
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("onnxruntime", "torch", "tensorrt", "openvino")
-PRECISIONS = ("fp32", "fp16", "int8")
-DEVICES = ("cpu", "cuda")
-
 DEFAULT_MODEL_NAME = "attendseg_camvid11"
-# What each backend loads when no model is given: the file kind and the embedded file name.
+# The embedded model files, by kind (registry.MODEL_KINDS).
 _DEFAULT_FILES = {
     "onnx": f"{DEFAULT_MODEL_NAME}.int8.onnx",
     "safetensors": f"{DEFAULT_MODEL_NAME}.safetensors",
 }
-_KIND_ALIASES = {
-    "onnxruntime": "onnx", "openvino": "onnx", "int8": "onnx", "torch": "safetensors", "tensorrt": "safetensors",
-}
-# Backends that read the ONNX model: FP32 from the embedded FP32 weights, exported on the fly.
-_ONNX_BACKENDS = ("onnxruntime", "openvino")
-# Backends whose device names are their own (OpenVINO: CPU, GPU.0, NPU, AUTO:...), checked there.
-_OWN_DEVICE_NAMES = ("openvino",)
-
-# backend -> (module, packages it needs, install hint)
-_BACKEND_MODULES = {
-    "onnxruntime": (".onnxruntime_engine", "pip install onnxruntime (onnxruntime-gpu for CUDA)"),
-    "torch": (".torch_engine", "pip install torch"),
-    "tensorrt": (
-        ".tensorrt_engine",
-        "torch2trt (https://github.com/NVIDIA-AI-IOT/torch2trt, install from source) and TensorRT "
-        "(JetPack on a Jetson, or NVIDIA's tensorrt wheels)",
-    ),
-    "openvino": (".openvino_engine", "pip install openvino (or attendseg_ros[openvino])"),
-}
 
 __all__ = [
-    "BACKENDS",
-    "PRECISIONS",
     "RESOLUTIONS",
     "CpuBackendChoice",
     "EngineError",
@@ -67,21 +46,22 @@ __all__ = [
     "create_segmenter",
     "default_model_path",
     "model_info",
+    "options_for",
+    "resolve_model",
 ]
 
 
 def default_model_path(kind: str = "onnx") -> Path:
-    """The embedded default model file for ``kind``.
+    """The embedded default model file: ``"onnx"`` (the INT8 ONNX model) or ``"safetensors"`` (FP32 weights).
 
-    ``kind``: ``"onnx"`` (or ``"onnxruntime"``/``"int8"``): the INT8 ONNX model;
-    ``"safetensors"`` (or ``"torch"``/``"tensorrt"``): the FP32 weights. Raises
-    :class:`EngineError` naming the file when it or its ``.json`` sidecar is missing.
+    A backend name is accepted too (its default kind). Raises :class:`EngineError` naming the file
+    when it or its ``.json`` sidecar is missing.
     """
-    key = _KIND_ALIASES.get(kind, kind)
-    if key not in _DEFAULT_FILES:
-        choices = sorted(set(_DEFAULT_FILES) | set(_KIND_ALIASES))
-        raise EngineError(f"unknown model kind {kind!r}; choose one of {choices}")
-    path = weights_dir() / _DEFAULT_FILES[key]
+    if kind in registry.BACKENDS:
+        kind = registry.BACKENDS[kind].default_model_kind(None)
+    if kind not in _DEFAULT_FILES:
+        raise EngineError(f"unknown model kind {kind!r}; choose one of {sorted(_DEFAULT_FILES)} or a backend name")
+    path = weights_dir() / _DEFAULT_FILES[kind]
     for required in (path, path.with_suffix(".json")):
         if not required.is_file():
             raise EngineError(
@@ -89,6 +69,36 @@ def default_model_path(kind: str = "onnx") -> Path:
                 "or pass a model file explicitly)"
             )
     return path
+
+
+def resolve_model(backend: str, model: str | Path | None = None, precision: str | None = None) -> Path:
+    """The model file ``backend`` loads: ``model``, or the embedded one it defaults to.
+
+    For ``auto`` that of its candidates (all read the same files).
+    """
+    if model is not None and str(model) != "":
+        return Path(model)
+    try:
+        spec = registry.specs_for(backend)[0]
+    except ValueError as exc:
+        raise EngineError(str(exc)) from exc
+    return default_model_path(spec.default_model_kind(precision))
+
+
+def options_for(backend: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The options that apply to ``backend``: plain ``key`` for every backend, ``backend.key`` for one.
+
+    ``{"spin": False, "openvino.hint": "latency"}`` -> ``{"spin": False}`` for onnxruntime and
+    ``{"spin": False, "hint": "latency"}`` for openvino.
+    """
+    chosen = {}
+    for key, value in (options or {}).items():
+        target, dot, name = key.rpartition(".")
+        if not dot:
+            chosen[key] = value
+        elif target == backend:
+            chosen[name] = value
+    return chosen
 
 
 def model_info(path: str | Path) -> ModelInfo:
@@ -103,38 +113,46 @@ def model_info(path: str | Path) -> ModelInfo:
 
 
 def create_segmenter(
-    backend: str = "onnxruntime",
+    backend: str = registry.DEFAULT_BACKEND,
     model: str | Path | None = None,
     precision: str | None = None,
-    device: str = "cpu",
+    device: str | None = None,
     threads: int = 0,
     **options: Any,
 ) -> Segmenter:
-    """Create a :class:`Segmenter` for ``backend``.
+    """Create a :class:`Segmenter` for ``backend`` (a name of :data:`attendseg_ros.registry.BACKENDS`, or ``auto``).
 
     ``model``: a model file (``.onnx`` for onnxruntime/openvino; ``.safetensors`` for torch/tensorrt,
     onnxruntime and openvino also accept it and export an FP32 ONNX graph on the fly), ``None`` for
     the embedded default. ``precision``: ``None`` for the backend's default (onnxruntime, openvino:
-    what the file holds; torch: fp32 on the CPU, fp16 on CUDA; tensorrt: int8). ``device``: cpu,
-    cuda, cuda:N; openvino takes its own device names (GPU, NPU, AUTO). ``threads``: CPU
-    threads (0: the library's default). ``options``: backend-specific settings (see each
-    backend module). Every failure to create raises :class:`EngineError` naming the file or
-    the package to install.
+    what the file holds; torch: fp32 on the CPU, fp16 on CUDA; tensorrt: int8). ``device``: ``cpu``,
+    ``cuda`` or ``cuda:N``, or a name the backend's library resolves (openvino: GPU, NPU, AUTO);
+    ``None`` for the backend's default (the registry's first device). ``threads``: CPU threads (0:
+    the library's default). ``options``: backend-specific settings (see each backend module);
+    ``backend.key`` applies to that backend only (:func:`options_for`). ``auto`` measures the CPU
+    engines of :data:`attendseg_ros.registry.AUTO_CANDIDATES` on the model and returns the
+    consistently faster one (else onnxruntime), with the measurement in its ``selection``
+    (:mod:`.selection`). Every failure to create raises :class:`EngineError` naming the file,
+    the device or the package to install.
     """
-    if backend not in BACKENDS:
-        raise EngineError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if precision is not None and precision not in PRECISIONS:
-        raise EngineError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if device not in DEVICES and not device.startswith("cuda:") and backend not in _OWN_DEVICE_NAMES:
-        raise EngineError(f"unknown device {device!r}; choose cpu, cuda or cuda:N")
+    try:
+        device = registry.resolve(backend, precision or None, device)
+    except ValueError as exc:
+        raise EngineError(str(exc)) from exc
     if threads < 0:
         raise EngineError(f"threads must be >= 0 (0: library default), got {threads}")
-    path = Path(model) if model is not None else _default_for(backend, precision)
-    module = _import_backend(backend)
+    path = resolve_model(backend, model, precision)
+    if backend == registry.AUTO:
+        from .selection import select_cpu_segmenter
+
+        per_backend = {name: options_for(name, options) for name in registry.AUTO_CANDIDATES}
+        return select_cpu_segmenter(path, precision or None, threads, options=per_backend)[0]
+    options = options_for(backend, options)
+    module = backend_module(backend)
     unknown = sorted(set(options) - set(module.OPTIONS))
     if unknown:
         raise EngineError(f"unknown {backend} option(s) {unknown}; this backend takes {sorted(module.OPTIONS)}")
-    segmenter: Segmenter = module.create(path, precision=precision, device=device, threads=threads, **options)
+    segmenter: Segmenter = module.create(path, precision=precision or None, device=device, threads=threads, **options)
     log.info(
         "segmenter: backend %s, precision %s, device %s, model %s, input %dx%d",
         segmenter.backend, segmenter.precision, device, path, *segmenter.input_size,
@@ -142,17 +160,11 @@ def create_segmenter(
     return segmenter
 
 
-def _default_for(backend: str, precision: str | None) -> Path:
-    if backend in _ONNX_BACKENDS and precision not in (None, "int8"):
-        # The embedded ONNX model is INT8; FP32 for onnxruntime/openvino comes from the FP32 weights.
-        return default_model_path("safetensors")
-    return default_model_path(backend)
-
-
-def _import_backend(backend: str) -> Any:
-    module_name, install = _BACKEND_MODULES[backend]
+def backend_module(backend: str) -> Any:
+    """The module of ``backend`` (with ``create`` and ``OPTIONS``); :class:`EngineError` naming what to install."""
+    spec = registry.BACKENDS[backend]
     try:
-        return importlib.import_module(module_name, __name__)
+        return importlib.import_module(f".{spec.module}", __name__)
     except ImportError as exc:
         missing = getattr(exc, "name", None) or str(exc)
-        raise EngineError(f"the {backend} backend needs {missing!r}, which is not installed: {install}") from exc
+        raise EngineError(f"the {backend} backend needs {missing!r}, which is not installed: {spec.install}") from exc

@@ -11,12 +11,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from ..checkpoint import ModelInfo
-from ..data.transforms import preprocess
+from ..data.preprocessing import preprocess
+from ..modelfile import ModelInfo
+
+if TYPE_CHECKING:
+    from .selection import CpuBackendChoice
 
 
 class EngineError(RuntimeError):
@@ -50,6 +54,7 @@ class Segmenter(ABC):
 
     backend: str = ""
     precision: str = ""
+    selection: CpuBackendChoice | None = None  # how ``backend: auto`` chose this engine (None: named directly)
 
     def __init__(self, info: ModelInfo) -> None:
         self.info = info

@@ -4,7 +4,8 @@
 names, input size, class count) and reads its precision from the graph; a ``.safetensors``
 file is exported to a temporary FP32 ONNX graph first. :class:`OnnxSegmenter` is the base of
 those backends' segmenters (the model file, its precision, the temporary export's removal);
-:func:`check_batch` is their input check. Needs ``onnx``; torch only for the on-the-fly export.
+:func:`check_batch` is their input check. Needs ``onnx``; torch only for the on-the-fly export (an
+``.onnx`` model runs without torch installed).
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
 
-from ..checkpoint import ModelInfo
-from ..export import INPUT_NAME, OUTPUT_NAMES
+from ..modelfile import INPUT_NAME, OUTPUT_NAMES, ModelInfo
 from . import model_info
 from .base import EngineError, Segmenter
 

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import ModelFileError, ModelInfo, load_model
-from ..data.transforms import preprocess
+from ..data.preprocessing import preprocess
 from ..model.complexity import unsupported_ops
 from ..model.postprocess import LabelsAndConfidence
 from .base import EngineError, Segmenter
@@ -219,8 +219,8 @@ def create(
         raise EngineError(f"{path}: the tensorrt backend needs a .safetensors model (with its .json sidecar)")
     if not path.is_file():
         raise EngineError(f"{path}: model file not found")
-    if device == "cpu":
-        device = "cuda"  # the factory's default device; TensorRT has no CPU mode
+    if not device.startswith("cuda"):  # the factory checks this too (registry): never move a model silently
+        raise EngineError(f"the tensorrt backend runs on CUDA only, not on device {device!r}")
     torch2trt, tensorrt = require_torch2trt()
     if not torch.cuda.is_available():
         raise EngineError("the tensorrt backend needs a CUDA GPU, and torch sees none")

@@ -1,6 +1,21 @@
-"""The AttendSeg network: blocks, the model, its variants and complexity measurement. No I/O, no ROS."""
+"""The AttendSeg network: blocks, the model, its variants and complexity measurement. No I/O, no ROS.
 
-from .attendseg import VARIANTS, AttendSeg, AttendSegConfig, create_model
-from .complexity import Complexity, measure
+Names are imported on first use, so that ``attendseg_ros.model.config`` (plain data, read with
+every model file) does not pull in torch.
+"""
 
-__all__ = ["VARIANTS", "AttendSeg", "AttendSegConfig", "Complexity", "create_model", "measure"]
+from __future__ import annotations
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    "VARIANTS": ".attendseg",
+    "AttendSeg": ".attendseg",
+    "create_model": ".attendseg",
+    "AttendSegConfig": ".config",
+    "Complexity": ".complexity",
+    "measure": ".complexity",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,4 +1,6 @@
-"""ROS 2 side of attendseg_ros: image conversion, parameters, the segmentation and evaluation nodes.
+"""ROS 2 side of attendseg_ros: parameters, the segmentation and evaluation nodes, node processes.
 
-Importing this package does not import rclpy; the node modules do.
+The only package (with the commands in ``cli/``) that imports rclpy. It uses the ROS-free parts
+(``pipeline``, ``image_conversion``, ``bag``, ``engines``), never the other way round. Importing
+this package does not import rclpy; the modules do.
 """

@@ -29,7 +29,9 @@ from sensor_msgs.msg import Image
 
 from ..bag.scoring import StreamEvaluator
 from ..data.classes import ClassTable, load_class_table
+from ..image_conversion import ImageConversionError, image_to_labels
 from ..msg import EvaluationReport
+from .messages import stamp_ns
 from .parameters import Spec
 
 _S, _B, _I, _F = (
@@ -64,16 +66,6 @@ SPECS: tuple[Spec, ...] = (
     Spec("shutdown_on_final", True, _B, "Exit the process after the final report (ends a launch).",
          read_only=True),
 )
-
-
-def image_labels(msg: Image) -> np.ndarray:
-    """mono8/8UC1 ``Image`` -> (H, W) uint8 copy; ``ValueError`` naming the problem otherwise."""
-    if msg.encoding not in ("mono8", "8UC1"):
-        raise ValueError(f"expected mono8 labels, got encoding {msg.encoding!r}")
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if height == 0 or width == 0 or step < width or len(msg.data) != step * height:
-        raise ValueError(f"{width}x{height} step {step} does not match {len(msg.data)} bytes")
-    return np.frombuffer(msg.data, np.uint8).reshape(height, step)[:, :width].copy()
 
 
 class EvaluationNode(Node):
@@ -114,12 +106,12 @@ class EvaluationNode(Node):
         if self.finished:
             return None
         try:
-            labels = image_labels(msg)
-        except ValueError as exc:  # not counted here: its partner will count as missing
+            labels = image_to_labels(msg)
+        except ImageConversionError as exc:  # not counted here: its partner will count as missing
             self.invalid_messages += 1
             self._error(f"{what} at stamp {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d} rejected: {exc}")
             return None
-        return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, labels
+        return stamp_ns(msg), labels
 
     def _on_labels(self, msg: Image) -> None:
         received = self._receive(msg, "labels")

@@ -16,14 +16,19 @@ from typing import Any
 import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.exceptions import ParameterUninitializedException
+from rclpy.expand_topic_name import expand_topic_name
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.validate_full_topic_name import validate_full_topic_name
 
-BACKENDS = ("onnxruntime", "torch", "tensorrt")
-PRECISIONS = ("", "fp32", "fp16", "int8")
+from .. import registry
+from ..pipeline import OUTPUTS
+from ..topics import output_prefix, output_topic
+
+PRECISIONS = ("", *registry.PRECISIONS)
 RESOLUTIONS = ("input", "model")
 RELIABILITIES = ("best_effort", "reliable")
-DEVICES = ("cpu", "cuda")
+MAX_IMAGE_PIXELS = 8192 * 4096  # 32 MP: a 10000x10000 PNG of 114 KB would otherwise decode to 300 MB
 
 
 @dataclass(frozen=True)
@@ -65,19 +70,24 @@ _S, _B, _I, _F, _SA = (
 
 SPECS: tuple[Spec, ...] = (
     # Model (fixed once configured).
-    Spec("model", "", _S, "Model file (.onnx for onnxruntime, .safetensors for torch/tensorrt) with its .json "
-         "sidecar beside it; empty = the embedded default model.", read_only=True),
-    Spec("backend", "onnxruntime", _S, "Inference backend.", read_only=True, choices=BACKENDS),
+    Spec("model", "", _S, "Model file (.onnx for onnxruntime/openvino, .safetensors for torch/tensorrt) with its "
+         ".json sidecar beside it; empty = the embedded default model.", read_only=True),
+    Spec("backend", registry.DEFAULT_BACKEND, _S, f"Inference backend; {registry.AUTO} = the faster of "
+         f"{' and '.join(registry.AUTO_CANDIDATES)} on this CPU, measured at configure (about 2 s, logged), else "
+         f"{registry.DEFAULT_BACKEND}.", read_only=True, choices=registry.BACKEND_CHOICES),
     Spec("precision", "", _S, "Precision; empty = the backend's default (int8 for onnxruntime's default model).",
          read_only=True, choices=PRECISIONS),
-    Spec("device", "cpu", _S, "Device the backend runs on.", read_only=True, choices=DEVICES),
+    Spec("device", "", _S, "Device the backend runs on: cpu, cuda or cuda:N (openvino also its own: GPU, NPU, "
+         "AUTO); empty = the backend's default "
+         f"({', '.join(f'{b.name}: {b.default_device}' for b in registry.BACKENDS.values())}).", read_only=True),
     Spec("threads", 0, _I, "CPU threads for the backend; 0 = the backend's default.", read_only=True,
          int_range=(0, 256)),
     Spec("backend_options", None, _SA, "Backend-specific options as key=value (e.g. [spin=false] for "
-         "onnxruntime); unset = none.", read_only=True),
+         "onnxruntime); backend.key=value applies to that backend only (with backend auto: "
+         "[onnxruntime.spin=false, openvino.hint=latency]); unset = none.", read_only=True),
     # Topics and QoS (fixed once the node starts).
     Spec("camera_topics", ["/camera/image_raw"], _SA, "Input image topics; <ns>/image_raw is segmented onto "
-         "<ns>/segmentation/{labels,drivable_mask,confidence,overlay,info}.", read_only=True),
+         f"<ns>/segmentation/{{{','.join((*OUTPUTS, 'info'))}}}; no two cameras may share a <ns>.", read_only=True),
     Spec("use_compressed", False, _B, "Subscribe to <topic>/compressed (sensor_msgs/CompressedImage, jpeg/png) "
          "instead of the raw images.", read_only=True),
     Spec("max_batch", 4, _I, "Most cameras segmented in one inference call.", read_only=True, int_range=(1, 64)),
@@ -92,8 +102,14 @@ SPECS: tuple[Spec, ...] = (
          "manager.", read_only=True),
     Spec("diagnostics_period", 1.0, _F, "Seconds between /diagnostics messages.", read_only=True,
          float_range=(0.1, 60.0)),
+    Spec("diagnostics_window", 10.0, _F, "Seconds of recent history the /diagnostics level and the *_recent "
+         "counts describe (a problem older than this no longer raises the level).", read_only=True,
+         float_range=(0.5, 3600.0)),
     Spec("error_throttle_sec", 5.0, _F, "At most one error log per camera topic in this many seconds.",
          read_only=True, float_range=(0.0, 3600.0)),
+    Spec("max_image_pixels", MAX_IMAGE_PIXELS, _I, "Largest input image (width x height) the node decodes; "
+         "larger frames, compressed ones included (checked from their header before decoding), are rejected.",
+         read_only=True, int_range=(1, 2**40)),
     # Live.
     Spec("output_resolution", "input", _S, "Resolution of the outputs: the input image's or the model's.",
          choices=RESOLUTIONS),
@@ -107,10 +123,11 @@ SPECS: tuple[Spec, ...] = (
          "(the vehicle's side)."),
     Spec("overlay_alpha", 0.5, _F, "Weight of the class colours in the overlay (0 = image only).",
          float_range=(0.0, 1.0)),
-    Spec("publish_labels", True, _B, "Publish <ns>/segmentation/labels."),
-    Spec("publish_drivable_mask", True, _B, "Publish <ns>/segmentation/drivable_mask (built only while subscribed)."),
-    Spec("publish_confidence", True, _B, "Publish <ns>/segmentation/confidence."),
-    Spec("publish_overlay", True, _B, "Publish <ns>/segmentation/overlay (built only while subscribed)."),
+    *(
+        Spec(f"publish_{output.name}", True, _B, f"Publish <ns>/segmentation/{output.name} ({output.encoding}: "
+             f"{output.description})" + ("; built only while subscribed." if output.on_demand else "."))
+        for output in OUTPUTS.values()
+    ),
 )
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 LIVE = tuple(spec.name for spec in SPECS if not spec.read_only)
@@ -127,27 +144,80 @@ def validate(name: str, value: Any, class_names: tuple[str, ...] | None = None) 
     """The reason ``value`` is not acceptable for parameter ``name``, or None if it is.
 
     Ranges, types and read-only flags are checked by rclpy from the descriptors; this checks what
-    descriptors cannot express: choices, topic lists and class names (when the model is known).
+    descriptors cannot express: choices, devices, backend options, topic names (see also
+    :func:`camera_topics_problem`) and class names (when the model is known).
     """
     spec = SPEC_BY_NAME.get(name)
     if spec is None or value is None:
         return None
     if spec.choices and value not in spec.choices:
         return f"{name}: {value!r} is not one of {list(spec.choices)}"
+    if name == "device" and value:
+        try:
+            registry.check_device(value)
+        except ValueError as exc:
+            return f"device: {exc}"
     if name == "camera_topics":
-        topics = list(value)
-        if not topics or any(not t or t.endswith("/") or " " in t for t in topics):
-            return f"camera_topics must be a non-empty list of topic names, got {topics}"
-        if len(set(topics)) != len(topics):
-            return f"camera_topics has duplicates: {topics}"
+        return camera_topics_problem(list(value))
     if name == "backend_options":
-        bad = [item for item in value if "=" not in item or not item.split("=", 1)[0].strip()]
-        if bad:
-            return f"backend_options must be key=value items, got {bad}"
+        return _backend_options_problem(list(value))
     if name == "drivable_classes" and class_names is not None:
         unknown = [c for c in value if c not in class_names]
         if unknown:
             return f"drivable_classes: unknown class names {unknown}; the model's classes are {list(class_names)}"
+    return None
+
+
+def camera_topics_problem(topics: list[str], node_name: str = "attendseg_segmentation",
+                          namespace: str = "/") -> str | None:
+    """Why ``topics`` cannot be served by a node ``node_name`` in ``namespace``, naming the topics; or None.
+
+    Every input topic and every output topic derived from it must be a valid ROS name, and no two
+    cameras may share outputs (``/cam/image_raw`` and ``/cam/image_rect`` would both publish to
+    ``/cam/segmentation/*``).
+    """
+    if not topics:
+        return "camera_topics must be a non-empty list of topic names, got []"
+    problems: list[str] = []
+    outputs: dict[str, list[str]] = {}
+    for topic in topics:
+        for name in (topic, output_topic(topic, next(iter(OUTPUTS)))):
+            reason = _topic_name_problem(name, node_name, namespace)
+            if reason:
+                problems.append(f"{topic!r} is not a valid topic name{'' if name == topic else f' ({name})'}: "
+                                f"{reason}")
+                break
+        else:
+            resolved = expand_topic_name(output_prefix(topic), node_name, namespace)
+            outputs.setdefault(resolved, []).append(topic)
+    if len(set(topics)) != len(topics):
+        problems.append(f"camera_topics has duplicates: {topics}")
+    shared = {prefix: names for prefix, names in outputs.items() if len(names) > 1 and len(set(names)) > 1}
+    for prefix, names in shared.items():
+        problems.append(f"cameras {names} would all publish to {prefix}/*; put each camera in its own namespace")
+    return "camera_topics: " + "; ".join(problems) if problems else None
+
+
+def _topic_name_problem(name: str, node_name: str, namespace: str) -> str | None:
+    if not name or name != name.strip():
+        return "empty or surrounded by spaces"
+    try:
+        validate_full_topic_name(expand_topic_name(name, node_name, namespace))
+    except Exception as exc:  # noqa: BLE001 - rcl reports invalid names as ValueError or InvalidTopicNameException
+        return str(exc).split(", at /")[0].replace("\n", " ")
+    return None
+
+
+def _backend_options_problem(items: list[str]) -> str | None:
+    bad = [item for item in items if "=" not in item or not item.split("=", 1)[0].strip()]
+    if bad:
+        return f"backend_options must be key=value items, got {bad}"
+    for item in items:
+        value = item.split("=", 1)[1]
+        try:
+            yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            return f"backend_options: {item!r}: the value is not a YAML scalar ({str(exc).splitlines()[0]})"
     return None
 
 
@@ -170,7 +240,9 @@ class StaticSettings:
     output_depth: int
     autostart: bool
     diagnostics_period: float
+    diagnostics_window: float
     error_throttle_sec: float
+    max_image_pixels: int
 
 
 @dataclass(frozen=True)
@@ -183,15 +255,22 @@ class LiveSettings:
     drivable_max_hole_fraction: float
     drivable_connected_to_bottom: bool
     overlay_alpha: float
-    publish_labels: bool
-    publish_drivable_mask: bool
-    publish_confidence: bool
-    publish_overlay: bool
+    publish: frozenset[str]  # the outputs whose publish_<name> is true
 
     def updated(self, parameters: list[Parameter]) -> LiveSettings:
-        changes = {p.name: (tuple(p.value) if p.name == "drivable_classes" and p.value is not None else p.value)
-                   for p in parameters if p.name in LIVE}
-        return LiveSettings(**{**self.__dict__, **changes})
+        changes: dict[str, Any] = {}
+        publish = set(self.publish)
+        for param in parameters:
+            if param.name not in LIVE:
+                continue
+            if param.name.startswith("publish_"):
+                output = param.name.removeprefix("publish_")
+                (publish.add if param.value else publish.discard)(output)
+            elif param.name == "drivable_classes":
+                changes[param.name] = None if param.value is None else tuple(param.value)
+            else:
+                changes[param.name] = param.value
+        return LiveSettings(**{**self.__dict__, **changes, "publish": frozenset(publish)})
 
 
 def _values(node: Node, names: list[str]) -> dict[str, Any]:
@@ -205,12 +284,19 @@ def _values(node: Node, names: list[str]) -> dict[str, Any]:
 
 
 def read_static(node: Node) -> StaticSettings:
-    """The read-only settings; ``ValueError`` naming the parameter when one is invalid."""
+    """The read-only settings; ``ValueError`` naming the parameter (and topics) when one is invalid."""
     values = _values(node, list(StaticSettings.__dataclass_fields__))
     for name, value in values.items():
         reason = validate(name, value)
         if reason:
             raise ValueError(reason)
+    reason = camera_topics_problem(list(values["camera_topics"]), node.get_name(), node.get_namespace())
+    if reason:
+        raise ValueError(reason)
+    try:
+        registry.resolve(values["backend"], values["precision"] or None, values["device"] or None)
+    except ValueError as exc:
+        raise ValueError(f"backend/precision/device: {exc}") from exc
     values["camera_topics"] = tuple(values["camera_topics"])
     if values["backend_options"] is not None:
         values["backend_options"] = tuple(values["backend_options"])
@@ -228,7 +314,9 @@ def backend_options(items: tuple[str, ...] | None) -> dict[str, Any]:
 
 def read_live(node: Node) -> LiveSettings:
     """The live settings as currently set on ``node``."""
-    values = _values(node, list(LiveSettings.__dataclass_fields__))
+    names = [n for n in LiveSettings.__dataclass_fields__ if n != "publish"]
+    values = _values(node, names)
     if values["drivable_classes"] is not None:
         values["drivable_classes"] = tuple(values["drivable_classes"])
-    return LiveSettings(**values)
+    publish = frozenset(name for name in OUTPUTS if node.get_parameter(f"publish_{name}").value)
+    return LiveSettings(**values, publish=publish)

@@ -1,29 +1,36 @@
 """Lifecycle node segmenting camera images with AttendSeg (through the engines interface).
 
-For every input ``<ns>/image_raw`` it publishes, in ``<ns>/segmentation/``: ``labels`` (mono8 class
-ids), ``drivable_mask`` (mono8 0/255), ``confidence`` (mono8), ``overlay`` (rgb8, only while
-subscribed) and ``info`` (latched SegmentationInfo). Outputs carry the input header unchanged.
+For every input ``<ns>/image_raw`` it publishes, in ``<ns>/segmentation/``, the outputs of
+:data:`attendseg_ros.pipeline.OUTPUTS` (``labels``, ``drivable_mask``, ``confidence``,
+``overlay``) and ``info`` (latched SegmentationInfo). Outputs carry the input header unchanged.
 
 Subscription callbacks only store the message in a one-frame slot per camera (a newer frame
-replaces an unprocessed one, counted as dropped); a worker thread takes the newest frame of every
-camera that has one, segments them in one call and publishes. ``configure`` loads the model,
-``activate`` subscribes and starts the worker; with ``autostart`` (default) ``main`` does both.
+replaces an unprocessed one, counted as dropped); a worker thread takes the newest frame of up to
+``max_batch`` cameras, runs them through :class:`attendseg_ros.pipeline.FramePipeline` in one
+call and publishes. ``configure`` loads the model, ``activate`` subscribes and starts the worker;
+with ``autostart`` (default) ``main`` does both. Every transition logs its cause; one that fails
+logs why (the traceback at debug level), releases what it made and returns FAILURE. ``shutdown``
+ends the process.
 
-``/diagnostics`` (every ``diagnostics_period``) has one status per camera with: received_fps,
-processed_fps, received, processed, dropped_stale (frames replaced by a newer one before being
-processed), rejected and last_reject_reason, publish_errors, network_ms (the ``segment()`` call:
-preprocessing, network, resize to the output size), node_overhead_ms (conversion, mask, overlay,
-publishing per frame), latency_ms_p50/p99 (stamp to published, over the last 300 frames).
+``/diagnostics`` (every ``diagnostics_period``) has one status per camera: the counters of
+:mod:`attendseg_ros.frame_stats` (every frame received ends in exactly one of processed,
+dropped_stale, rejected, inference_failures; plus frames DDS lost before the node and
+incompatible publishers), their counts over the last ``diagnostics_window`` seconds, which set
+the level, and timings: network_ms (the ``segment()`` call), node_overhead_ms (conversion,
+outputs, publishing per frame), node_latency_ms (frame received -> published) and latency_ms
+(header stamp -> published, only for stamps in the node's clock).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import sys
 import threading
 import time
 import traceback
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +38,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.event_handler import QoSMessageLostInfo, QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
@@ -41,22 +49,22 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import CompressedImage, Image
 
-from ..visualize import overlay
+from ..drivable import DrivableConfig
+from ..frame_stats import CameraStats
+from ..image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, quiet_opencv
+from ..pipeline import OUTPUTS, FramePipeline, FrameSettings
+from ..topics import output_prefix
 from . import parameters
-from .drivable import DrivableConfig, drivable_mask
-from .image_conversion import ImageConversionError, array_to_image, compressed_to_rgb, image_to_rgb
+from .messages import array_to_image, stamp_ns
 
 RCLError = _rclpy.RCLError
 NODE_NAME = "attendseg_segmentation"
-LATENCY_WINDOW = 300  # most recent frames the latency percentiles cover
+NAME_CHECK_PERIOD = 3.0  # seconds between looks for another node with this node's name
+_LEVELS = {0: DiagnosticStatus.OK, 1: DiagnosticStatus.WARN, 2: DiagnosticStatus.ERROR}
 
 
-def output_prefix(input_topic: str) -> str:
-    """``/cam/front/image_raw`` -> ``/cam/front/segmentation`` (relative names stay relative)."""
-    if "/" not in input_topic:
-        return "segmentation"
-    namespace = input_topic.rsplit("/", 1)[0]
-    return f"{namespace}/segmentation" if namespace else "/segmentation"
+class TransitionError(RuntimeError):
+    """A transition cannot complete for a reason its message names (logged without a traceback)."""
 
 
 def _qos(reliability: str, depth: int, latched: bool = False) -> QoSProfile:
@@ -68,32 +76,19 @@ def _qos(reliability: str, depth: int, latched: bool = False) -> QoSProfile:
     )
 
 
-def _stamp_seconds(msg: Any) -> float:
-    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-
-
 @dataclass
 class Camera:
-    """One input topic: its outputs, its newest unprocessed frame and its statistics."""
+    """One input topic: its subscription and outputs, its newest unprocessed frame and its statistics."""
 
     topic: str
     prefix: str
     logger: Any
+    stats: CameraStats
     subscription: Subscription | None = None
     publishers: dict[str, Publisher] = field(default_factory=dict)
     pending: Any = None  # newest unprocessed message (guarded by the node's condition)
     waiting_since: float = 0.0  # when the slot last went from empty to full (monotonic)
-    received: int = 0
-    processed: int = 0
-    dropped: int = 0
-    rejected: int = 0
-    publish_errors: int = 0
-    last_reject_reason: str = ""
-    latency_ms: deque = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
-    network_ms: deque = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
-    overhead_ms: deque = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
-    last_counts: tuple[int, int] = (0, 0)  # received, processed at the previous diagnostics
-    output_size: tuple[int, int] = (0, 0)
+    arrived: float = 0.0  # when the pending message arrived (monotonic)
 
 
 class SegmentationNode(LifecycleNode):
@@ -101,23 +96,32 @@ class SegmentationNode(LifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        quiet_opencv()  # decoding errors are counted and logged here, throttled; not by OpenCV on stderr
         self._segmenter: Any = None
+        self._pipeline: FramePipeline | None = None
         self._palette = np.zeros((256, 3), np.uint8)  # the model's class colours, set on configure
         self._class_names: tuple[str, ...] | None = None
         self._cameras: list[Camera] = []
         self._condition = threading.Condition()
-        self._stop = False
+        # One worker thread for the node's life (started at the first activate): threads made anew on
+        # every activation each got their own malloc arena, and RSS grew cycle after cycle.
         self._worker: threading.Thread | None = None
+        self._serving = False  # the worker takes frames only while active
+        self._busy = False  # the worker is processing a batch
+        self._closing = False  # the worker ends
         self._info_publishers: list[Publisher] = []
         self._diagnostics_publisher: Publisher | None = None
         self._diagnostics_timer: Any = None
-        self._last_diagnostics = time.monotonic()
+        self._settings: tuple[parameters.LiveSettings, FrameSettings] | None = None
+        self._same_name_seen = 1
+        self.finished = False  # set by the shutdown transition; main() then ends the process
         self.add_on_set_parameters_callback(self._validate_parameters)
         parameters.declare(self)
         self.static = parameters.read_static(self)
         self.live = parameters.read_live(self)
         if hasattr(self, "add_post_set_parameters_callback"):  # Iron and newer; Humble applies in on-set
             self.add_post_set_parameters_callback(self._apply_parameters)
+        self._name_timer = self.create_timer(NAME_CHECK_PERIOD, self._check_unique_name)
 
     # ---------------------------------------------------------------- parameters
     def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
@@ -137,19 +141,85 @@ class SegmentationNode(LifecycleNode):
             self.get_logger().info(f"drivable classes: {list(self.live.drivable_classes or ())}")
             self._publish_info()
 
-    def _drivable_config(self, live: parameters.LiveSettings) -> DrivableConfig:
-        ids = tuple(self._class_names.index(n) for n in (live.drivable_classes or ()))  # type: ignore[union-attr]
-        return DrivableConfig(ids, live.drivable_min_region_fraction, live.drivable_max_hole_fraction,
-                              live.drivable_connected_to_bottom)
+    def _frame_settings(self) -> tuple[parameters.LiveSettings, FrameSettings]:
+        """The live settings and the pipeline settings made from them (rebuilt only when they change)."""
+        live = self.live
+        if self._settings is None or self._settings[0] is not live:
+            names = self._class_names or ()
+            ids = tuple(names.index(n) for n in (live.drivable_classes or ()) if n in names)
+            drivable = DrivableConfig(ids, live.drivable_min_region_fraction, live.drivable_max_hole_fraction,
+                                      live.drivable_connected_to_bottom)
+            self._settings = (live, FrameSettings(live.output_resolution, drivable, self._palette, live.overlay_alpha))
+        return self._settings
 
     # ---------------------------------------------------------------- lifecycle
+    def _transition(self, name: str, state: LifecycleState, body: Callable[[], TransitionCallbackReturn],
+                    undo: Callable[[], None]) -> TransitionCallbackReturn:
+        """Run a transition: log its cause; on any error log why, ``undo`` and return FAILURE.
+
+        rclpy would catch an exception itself and return ERROR without logging anything.
+        """
+        self.get_logger().info(f"{name} (from {state.label})")
+        try:
+            return body()
+        except Exception as exc:  # noqa: BLE001 - logged with its cause and traceback, then FAILURE
+            cause = str(exc) if isinstance(exc, TransitionError) else f"{type(exc).__name__}: {exc}"
+            self.get_logger().error(f"{name} failed: {cause}")
+            self.get_logger().debug(f"{name} failed:\n{traceback.format_exc()}")
+            try:
+                undo()
+            except Exception as undo_exc:  # noqa: BLE001 - keep the first error; report this one too
+                self.get_logger().error(f"releasing after the failed {name} failed too: {undo_exc!r}")
+            return TransitionCallbackReturn.FAILURE
+
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        return self._transition("configuring", state, self._configure, self._release)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        return self._transition("activating", state, lambda: self._activate(state), self._deactivate_inputs)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        def body() -> TransitionCallbackReturn:
+            self._deactivate_inputs()
+            return super(SegmentationNode, self).on_deactivate(state)
+
+        return self._transition("deactivating", state, body, self._deactivate_inputs)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        def body() -> TransitionCallbackReturn:
+            self._release()
+            return TransitionCallbackReturn.SUCCESS
+
+        return self._transition("cleaning up", state, body, self._release)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        def body() -> TransitionCallbackReturn:
+            self._deactivate_inputs()
+            self._release()
+            self.finished = True
+            return TransitionCallbackReturn.SUCCESS
+
+        def undo() -> None:
+            self.finished = True  # finalized either way: the process ends
+
+        return self._transition("shutting down", state, body, undo)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        def body() -> TransitionCallbackReturn:
+            self._deactivate_inputs()
+            self._release()
+            self.get_logger().warning("released everything after the error; the node is unconfigured")
+            return TransitionCallbackReturn.SUCCESS
+
+        return self._transition("error processing", state, body, lambda: setattr(self, "finished", True))
+
+    def _configure(self) -> TransitionCallbackReturn:
         from ..engines import EngineError, create_segmenter  # the node's only model dependency
 
         static = self.static
         what = static.model or "the embedded default model"
         self.get_logger().info(
-            f"loading {what} with backend {static.backend} on {static.device}"
+            f"loading {what} with backend {static.backend} on {static.device or 'its default device'}"
             + (" (building a TensorRT engine can take several minutes)" if static.backend == "tensorrt" else "")
         )
         start = time.monotonic()
@@ -158,16 +228,18 @@ class SegmentationNode(LifecycleNode):
         try:
             self._segmenter = create_segmenter(
                 backend=static.backend, model=static.model or None, precision=static.precision or None,
-                device=static.device, threads=static.threads, **parameters.backend_options(static.backend_options),
+                device=static.device or None, threads=static.threads,
+                **parameters.backend_options(static.backend_options),
             )
-        except (EngineError, OSError, ValueError, TypeError) as exc:  # TypeError: an unknown backend option
-            self.get_logger().error(f"cannot load the model: {exc}")
-            return TransitionCallbackReturn.FAILURE
+        except (EngineError, OSError) as exc:
+            raise TransitionError(f"cannot load the model: {exc}") from exc
         finally:
             loaded.set()
+        self._pipeline = FramePipeline(self._segmenter)
         info = self._segmenter.info
         self._class_names = tuple(info.classes.names)
         self._palette = info.classes.palette()
+        self._settings = None
         self.get_logger().info(
             f"model {info.name} loaded in {time.monotonic() - start:.1f} s: backend {self._segmenter.backend}, "
             f"precision {self._segmenter.precision}, input {info.input_size[1]}x{info.input_size[0]}, "
@@ -178,21 +250,20 @@ class SegmentationNode(LifecycleNode):
             drivable = tuple(info.classes.drivable)
         result = self.set_parameters([Parameter("drivable_classes", Parameter.Type.STRING_ARRAY, list(drivable))])[0]
         if not result.successful:
-            self.get_logger().error(f"invalid drivable_classes: {result.reason}")
-            self._release()
-            return TransitionCallbackReturn.FAILURE
+            raise TransitionError(f"invalid drivable_classes: {result.reason}")
         self.live = parameters.read_live(self)
 
         out_qos = _qos(static.output_reliability, static.output_depth)
+        info_type = _segmentation_info_type()
         for index, topic in enumerate(static.camera_topics):
             prefix = output_prefix(topic)
-            camera = Camera(topic, prefix, self.get_logger().get_child(f"camera{index}"))
-            for name in ("labels", "drivable_mask", "confidence", "overlay"):
-                camera.publishers[name] = self.create_lifecycle_publisher(Image, f"{prefix}/{name}", out_qos)
+            stats = CameraStats(topic, static.diagnostics_window)
+            camera = Camera(topic, prefix, self.get_logger().get_child(f"camera{index}"), stats)
             self._cameras.append(camera)
-            self._info_publishers.append(
-                self.create_publisher(_segmentation_info_type(), f"{prefix}/info", _qos("reliable", 1, latched=True))
-            )
+            for name in OUTPUTS:
+                camera.publishers[name] = self.create_lifecycle_publisher(Image, f"{prefix}/{name}", out_qos)
+            self._info_publishers.append(self.create_publisher(info_type, f"{prefix}/info",
+                                                               _qos("reliable", 1, latched=True)))
         self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._publish_info()
         return TransitionCallbackReturn.SUCCESS
@@ -202,63 +273,74 @@ class SegmentationNode(LifecycleNode):
         while not loaded.wait(15.0):
             self.get_logger().info(f"still loading the model ({time.monotonic() - start:.0f} s)...")
 
-    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+    def _activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         static = self.static
         in_qos = _qos(static.input_reliability, static.input_depth)
         msg_type = CompressedImage if static.use_compressed else Image
         for camera in self._cameras:
             topic = f"{camera.topic}/compressed" if static.use_compressed else camera.topic
-            camera.subscription = self.create_subscription(
-                msg_type, topic, functools.partial(self._on_image, camera), in_qos
+            events = SubscriptionEventCallbacks(
+                message_lost=functools.partial(self._on_message_lost, camera),
+                incompatible_qos=functools.partial(self._on_incompatible_qos, camera),
             )
-        self._stop = False
-        self._worker = threading.Thread(target=self._work, name="attendseg_worker", daemon=True)
-        self._worker.start()
-        self._last_diagnostics = time.monotonic()
+            camera.subscription = self.create_subscription(
+                msg_type, topic, functools.partial(self._on_image, camera), in_qos, event_callbacks=events
+            )
+        with self._condition:
+            self._serving = True
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="attendseg_worker", daemon=True)
+            self._worker.start()
         self._diagnostics_timer = self.create_timer(static.diagnostics_period, self._publish_diagnostics)
         topics = ", ".join(f"{c.topic}/compressed" if static.use_compressed else c.topic for c in self._cameras)
         self.get_logger().info(f"segmenting {topics}; outputs in {', '.join(c.prefix for c in self._cameras)}")
         return super().on_activate(state)
 
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_worker()
+    def _deactivate_inputs(self) -> None:
+        """Stop reading: subscriptions, the worker's serving, diagnostics timer (publishers stay until cleanup)."""
+        self._pause_worker()
         for camera in self._cameras:
             if camera.subscription is not None:
                 self.destroy_subscription(camera.subscription)
                 camera.subscription = None
-            camera.pending = None  # never serve a frame from before the pause
+            with self._condition:
+                if camera.pending is not None:  # never serve a frame from before the pause
+                    camera.stats.count("dropped_stale")
+                camera.pending = None
         if self._diagnostics_timer is not None:
             self.destroy_timer(self._diagnostics_timer)
             self._diagnostics_timer = None
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_worker()
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
 
     def _release(self) -> None:
-        for camera in self._cameras:
-            if camera.subscription is not None:
-                self.destroy_subscription(camera.subscription)
+        """Free everything configure made (idempotent: every failure path calls it)."""
+        self._deactivate_inputs()
+        cameras, self._cameras = self._cameras, []
+        for camera in cameras:
             for publisher in camera.publishers.values():
                 self.destroy_lifecycle_publisher(publisher)
-        for publisher in self._info_publishers:
+            camera.publishers.clear()
+        publishers, self._info_publishers = self._info_publishers, []
+        for publisher in publishers:
             self.destroy_publisher(publisher)
         if self._diagnostics_publisher is not None:
             self.destroy_publisher(self._diagnostics_publisher)
-        self._cameras, self._info_publishers, self._diagnostics_publisher = [], [], None
-        if self._segmenter is not None:
-            self._segmenter.close()
-        self._segmenter, self._class_names = None, None
+            self._diagnostics_publisher = None
+        segmenter, self._segmenter, self._pipeline = self._segmenter, None, None
+        self._class_names, self._settings = None, None
+        if segmenter is not None:
+            segmenter.close()
+        _return_freed_memory()
+
+    def _pause_worker(self) -> None:
+        """Stop serving frames; returns once the worker has finished the batch it is processing."""
+        with self._condition:
+            self._serving = False
+            while self._busy:
+                self._condition.wait()
 
     def _stop_worker(self) -> None:
         with self._condition:
-            self._stop = True
+            self._serving, self._closing = False, True
             self._condition.notify_all()
         if self._worker is not None:
             self._worker.join()
@@ -271,29 +353,72 @@ class SegmentationNode(LifecycleNode):
             self._segmenter = None
         super().destroy_node()
 
+    def start(self) -> bool:
+        """Configure and activate (what autostart does); False if either transition fails."""
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            return False
+        return self.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+    # ---------------------------------------------------------------- the ROS graph
+    def _check_unique_name(self) -> None:
+        """Warn when another node with this name and namespace runs in the domain (both would serve)."""
+        name, namespace = self.get_name(), self.get_namespace()
+        same = sum(1 for n, ns in self.get_node_names_and_namespaces() if n == name and ns == namespace)
+        if same > 1 and same != self._same_name_seen:
+            self.get_logger().warning(
+                f"{same} nodes named {self.get_fully_qualified_name()} run in ROS domain "
+                f"{self.context.get_domain_id()}: each segments every frame and publishes its own results, and "
+                "parameters and lifecycle services reach only one of them. Give each a unique name "
+                "(--ros-args -r __node:=<name>) or namespace."
+            )
+        self._same_name_seen = same
+
     # ---------------------------------------------------------------- input
     def _on_image(self, camera: Camera, msg: Image | CompressedImage) -> None:
         """Hand the frame to the worker; an unprocessed older frame of this camera is dropped."""
         with self._condition:
-            camera.received += 1
+            camera.stats.count("received")
             if camera.pending is not None:
-                camera.dropped += 1
+                camera.stats.count("dropped_stale")
             else:
                 camera.waiting_since = time.monotonic()
             camera.pending = msg
+            camera.arrived = time.monotonic()
             self._condition.notify()
 
-    def _take(self) -> list[tuple[Camera, Any]] | None:
-        """Wait for new frames; the newest frame of up to max_batch cameras (None when stopping)."""
+    def _on_message_lost(self, camera: Camera, info: QoSMessageLostInfo) -> None:
         with self._condition:
-            while not self._stop and not any(c.pending is not None for c in self._cameras):
+            camera.stats.count("lost", info.total_count_change, "messages lost in transport (large images over "
+                               "best-effort QoS: see the README, 'Large images')")
+        camera.logger.warning(
+            f"{info.total_count} messages on {camera.topic} lost before reaching the node ({info.total_count_change} "
+            "new); large images over best-effort QoS need the large-data Fast DDS profile in the publishing "
+            "process, or input_reliability:=reliable",
+            throttle_duration_sec=self.static.error_throttle_sec,
+        )
+
+    def _on_incompatible_qos(self, camera: Camera, info: QoSRequestedIncompatibleQoSInfo) -> None:
+        policy = getattr(info.last_policy_kind, "name", str(info.last_policy_kind)).replace("RMW_QOS_POLICY_", "")
+        text = (f"a publisher of {camera.subscription.topic_name if camera.subscription else camera.topic} offers "
+                f"QoS incompatible with this node's subscription ({policy}; input_reliability is "
+                f"{self.static.input_reliability}): no frame from it can arrive")
+        with self._condition:
+            camera.stats.count("incompatible_qos", info.total_count_change, text)
+            camera.stats.qos_problem = text
+        camera.logger.warning(text, throttle_duration_sec=self.static.error_throttle_sec)
+
+    def _take(self) -> list[tuple[Camera, Any, float]] | None:
+        """Wait for new frames; the newest frame of up to max_batch cameras (None when the node ends)."""
+        with self._condition:
+            while not self._closing and not (self._serving and any(c.pending is not None for c in self._cameras)):
                 self._condition.wait()
-            if self._stop:
+            if self._closing:
                 return None
+            self._busy = True
             ready = [c for c in self._cameras if c.pending is not None]
             ready.sort(key=lambda c: c.waiting_since)  # the longest-waiting cameras first
-            taken = [(c, c.pending) for c in ready[: self.static.max_batch]]
-            for camera, _ in taken:
+            taken = [(c, c.pending, c.arrived) for c in ready[: self.static.max_batch]]
+            for camera, _, _ in taken:
                 camera.pending = None
             return taken
 
@@ -306,72 +431,73 @@ class SegmentationNode(LifecycleNode):
                     f"processing failed ({type(exc).__name__}: {exc}):\n{traceback.format_exc()}",
                     throttle_duration_sec=self.static.error_throttle_sec,
                 )
+            finally:
+                with self._condition:
+                    self._busy = False
+                    self._condition.notify_all()
 
     # ---------------------------------------------------------------- processing
     def _convert(self, camera: Camera, msg: Any) -> np.ndarray | None:
+        limit = self.static.max_image_pixels
         try:
             if isinstance(msg, CompressedImage):
-                return compressed_to_rgb(msg)
-            return image_to_rgb(msg)
+                return compressed_to_rgb(msg, limit)
+            return image_to_rgb(msg, limit)
         except ImageConversionError as exc:
-            camera.rejected += 1
-            camera.last_reject_reason = str(exc)
-            camera.logger.error(
-                f"rejected a frame on {camera.topic}: {exc} ({camera.rejected} rejected so far)",
-                throttle_duration_sec=self.static.error_throttle_sec,
-            )
+            with self._condition:
+                camera.stats.count("rejected", reason=str(exc))
+                rejected = camera.stats.counts["rejected"]
+            camera.logger.error(f"rejected a frame on {camera.topic}: {exc} ({rejected} rejected so far)",
+                                throttle_duration_sec=self.static.error_throttle_sec)
             return None
 
-    def _process(self, taken: list[tuple[Camera, Any]]) -> None:
-        from ..engines import EngineError
+    def _wanted(self, camera: Camera, live: parameters.LiveSettings) -> list[str]:
+        """The outputs to build for this camera now: switched on, and subscribed if built on demand."""
+        return [name for name, output in OUTPUTS.items() if name in live.publish
+                and (not output.on_demand or camera.publishers[name].get_subscription_count() > 0)]
 
+    def _process(self, taken: list[tuple[Camera, Any, float]]) -> None:
         start = time.perf_counter()
-        live = self.live
-        batch = [(camera, msg, rgb) for camera, msg in taken if (rgb := self._convert(camera, msg)) is not None]
-        if not batch:
+        live, settings = self._frame_settings()
+        pipeline = self._pipeline
+        batch = [(camera, msg, arrived, rgb) for camera, msg, arrived in taken
+                 if (rgb := self._convert(camera, msg)) is not None]
+        if not batch or pipeline is None:
             return
-        net_start = time.perf_counter()
         try:
-            results = self._segmenter.segment([rgb for _, _, rgb in batch], resolution=live.output_resolution)
-        except (EngineError, ValueError, RuntimeError) as exc:
-            self.get_logger().error(f"inference failed: {exc}", throttle_duration_sec=self.static.error_throttle_sec)
+            result = pipeline.run([rgb for *_, rgb in batch], [self._wanted(c, live) for c, *_ in batch], settings)
+        except Exception as exc:  # noqa: BLE001 - any engine error: counted per frame, logged, the node keeps serving
+            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            with self._condition:
+                for camera, *_ in batch:
+                    camera.stats.count("inference_failures", reason=reason)
+            self.get_logger().error(
+                f"inference failed on a batch of {len(batch)} ({', '.join(c.topic for c, *_ in batch)}): {reason}",
+                throttle_duration_sec=self.static.error_throttle_sec,
+            )
+            self.get_logger().debug(f"inference failed:\n{traceback.format_exc()}")
             return
-        net_ms = (time.perf_counter() - net_start) * 1e3
-        drivable = self._drivable_config(live)
-        for (camera, msg, rgb), result in zip(batch, results, strict=True):
-            self._publish_outputs(camera, msg, rgb, result, live, drivable, self._palette)
-        total_ms = (time.perf_counter() - start) * 1e3
-        now = self.get_clock().now().nanoseconds * 1e-9
-        overhead = (total_ms - net_ms) / len(batch)
+        for (camera, msg, _, _), outputs in zip(batch, result.outputs, strict=True):
+            for name, array in outputs.items():
+                self._publish(camera, name, array_to_image(array, msg.header, OUTPUTS[name].encoding))
+            if "labels" in outputs:
+                camera.stats.output_size = outputs["labels"].shape[:2]
+        published = time.perf_counter()
+        done = time.monotonic()
+        now_ns = self.get_clock().now().nanoseconds
+        overhead = ((published - start) * 1e3 - result.segment_ms) / len(batch)
         with self._condition:
-            for camera, msg, _ in batch:
-                camera.processed += 1
-                camera.network_ms.append(net_ms)
-                camera.overhead_ms.append(overhead)
-                stamp = _stamp_seconds(msg)
-                if stamp > 0:
-                    camera.latency_ms.append((now - stamp) * 1e3)
-
-    def _publish_outputs(self, camera: Camera, msg: Any, rgb: np.ndarray, result: Any,
-                         live: parameters.LiveSettings, drivable: DrivableConfig, palette: np.ndarray) -> None:
-        header = msg.header
-        pubs = camera.publishers
-        camera.output_size = result.labels.shape
-        if live.publish_labels:
-            self._publish(camera, "labels", array_to_image(result.labels, header))
-        if live.publish_drivable_mask and pubs["drivable_mask"].get_subscription_count() > 0:
-            self._publish(camera, "drivable_mask", array_to_image(drivable_mask(result.labels, drivable), header))
-        if live.publish_confidence:
-            self._publish(camera, "confidence", array_to_image(result.confidence, header))
-        if live.publish_overlay and pubs["overlay"].get_subscription_count() > 0:
-            image = overlay(rgb, result.labels, palette, live.overlay_alpha)
-            self._publish(camera, "overlay", array_to_image(image, header))
+            for camera, msg, arrived, _ in batch:
+                stamp = stamp_ns(msg)
+                age = (now_ns - stamp) * 1e-9 if stamp > 0 else None
+                camera.stats.processed(result.segment_ms, overhead, len(batch), (done - arrived) * 1e3, age)
 
     def _publish(self, camera: Camera, name: str, msg: Image) -> None:
         try:
             camera.publishers[name].publish(msg)
         except RCLError as exc:  # Fast DDS occasionally fails large reliable writes: count, keep going
-            camera.publish_errors += 1
+            with self._condition:
+                camera.stats.count("publish_errors", reason=f"publishing {name}: {exc}")
             camera.logger.warning(f"publishing {camera.prefix}/{name} failed: {exc}",
                                   throttle_duration_sec=self.static.error_throttle_sec)
 
@@ -399,43 +525,16 @@ class SegmentationNode(LifecycleNode):
 
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
-        period = max(now - self._last_diagnostics, 1e-6)
-        self._last_diagnostics = now
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
+        backend = self._segmenter.backend if self._segmenter is not None else ""
         for camera in self._cameras:
             with self._condition:
-                received, processed = camera.received, camera.processed
-                latency = np.asarray(camera.latency_ms, float)
-                network = np.asarray(camera.network_ms, float)
-                overhead = np.asarray(camera.overhead_ms, float)
-            fps_in = (received - camera.last_counts[0]) / period
-            fps_out = (processed - camera.last_counts[1]) / period
-            camera.last_counts = (received, processed)
+                report = camera.stats.report(now)
             status = DiagnosticStatus(name=f"{self.get_name()}: {camera.topic}",
-                                      hardware_id=self.get_fully_qualified_name())
-            if camera.rejected and camera.last_reject_reason:
-                status.level, status.message = DiagnosticStatus.WARN, f"rejected frames: {camera.last_reject_reason}"
-            elif received == 0:
-                status.level, status.message = DiagnosticStatus.OK, f"waiting for images on {camera.topic}"
-            else:
-                status.level, status.message = DiagnosticStatus.OK, f"{fps_out:.1f} fps"
-            values = {
-                "received_fps": f"{fps_in:.2f}",
-                "processed_fps": f"{fps_out:.2f}",
-                "received": str(received),
-                "processed": str(processed),
-                "dropped_stale": str(camera.dropped),
-                "rejected": str(camera.rejected),
-                "last_reject_reason": camera.last_reject_reason,
-                "publish_errors": str(camera.publish_errors),
-                "network_ms": _fmt(np.median(network) if network.size else float("nan")),
-                "node_overhead_ms": _fmt(np.median(overhead) if overhead.size else float("nan")),
-                "latency_ms_p50": _fmt(np.percentile(latency, 50) if latency.size else float("nan")),
-                "latency_ms_p99": _fmt(np.percentile(latency, 99) if latency.size else float("nan")),
-                "output_size": f"{camera.output_size[1]}x{camera.output_size[0]}",
-                "backend": self._segmenter.backend if self._segmenter is not None else "",
-            }
+                                      hardware_id=self.get_fully_qualified_name(),
+                                      level=_LEVELS[report.level], message=report.message)
+            values = {**report.values, "backend": backend}
             status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
             array.status.append(status)
         if self._diagnostics_publisher is not None:
@@ -444,15 +543,19 @@ class SegmentationNode(LifecycleNode):
             except RCLError as exc:
                 self.get_logger().warning(f"publishing diagnostics failed: {exc}", throttle_duration_sec=10.0)
 
-    def start(self) -> bool:
-        """Configure and activate (what autostart does); False if either transition fails."""
-        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-            return False
-        return self.trigger_activate() == TransitionCallbackReturn.SUCCESS
 
+def _return_freed_memory() -> None:
+    """Hand the heap pages the released model and buffers used back to the OS (glibc's malloc_trim).
 
-def _fmt(value: float) -> str:
-    return f"{value:.2f}"
+    Without it, memory freed by cleanup stays in the allocator's arenas: RSS did not come down.
+    """
+    libc_name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(libc_name).malloc_trim if libc_name else None
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
+        trim = None
+    if trim is not None:
+        trim(0)
 
 
 @functools.cache
@@ -469,12 +572,15 @@ def main(args: list[str] | None = None) -> int:
     status = 0
     try:
         node = SegmentationNode()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
         if node.static.autostart and not node.start():
             node.get_logger().fatal("could not configure and activate the node; see the errors above")
             return 1
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
+        while rclpy.ok() and not node.finished:
+            executor.spin_once(timeout_sec=0.2)
+        if node.finished:
+            node.get_logger().info("finalized: exiting")
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ValueError, ParameterException) as exc:  # bad parameters at start-up

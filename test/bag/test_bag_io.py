@@ -23,7 +23,7 @@ from attendseg_ros.bag.io import (
     image_message,
     typestore,
 )
-from attendseg_ros.data.camvid import CamVid
+from attendseg_ros.data.camvid import CamVid, DatasetError
 
 FRAMES = 3
 
@@ -87,6 +87,36 @@ def test_refuses_to_overwrite_unless_forced(camvid_dir: Path, tmp_path: Path) ->
     assert (precious / "notes.txt").is_file()
 
 
+def test_force_never_deletes_a_plain_file(camvid_dir: Path, tmp_path: Path) -> None:
+    """--force with a plain file as --out deleted it (and returned 0)."""
+    plain = tmp_path / "thesis.pdf"
+    plain.write_bytes(b"irreplaceable")
+    with pytest.raises(BagError, match="not a folder"):
+        camvid_to_bag(camvid_dir, "val", plain, limit=1, force=True)
+    assert plain.read_bytes() == b"irreplaceable"
+
+
+def test_a_failed_conversion_keeps_the_old_bag(camvid_dir: Path, tmp_path: Path) -> None:
+    """The old bag was deleted before a conversion that then failed; now the new bag replaces it only when complete."""
+    out = tmp_path / "bag"
+    camvid_to_bag(camvid_dir, "val", out, limit=2)
+    before = sorted((p.name, p.read_bytes()) for p in out.iterdir())
+    broken = tmp_path / "broken"
+    for split in ("val", "valannot"):
+        (broken / split).mkdir(parents=True)
+    names = sorted(p.name for p in (camvid_dir / "val").glob("*.png"))[:3]
+    for name in names:
+        (broken / "val" / name).write_bytes((camvid_dir / "val" / name).read_bytes())
+        (broken / "valannot" / name).write_bytes((camvid_dir / "valannot" / name).read_bytes())
+    (broken / "val" / names[2]).write_bytes(b"not a png")  # the third frame fails mid-conversion
+    with pytest.raises(DatasetError, match=names[2]):
+        camvid_to_bag(broken, "val", out, force=True)
+    assert sorted((p.name, p.read_bytes()) for p in out.iterdir()) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no partial bag left behind
+    assert camvid_to_bag(camvid_dir, "val", out, limit=1, force=True)["frames"] == 1
+    assert bag_topics(out)[IMAGE_TOPIC].count == 1
+
+
 def _write(path: Path, frames: list[dict], storage: str = "mcap") -> Path:
     """A bag from dicts with 'stamp' and optional 'image' (RGB) / 'labels' arrays (+ encodings)."""
     with BagWriter(path, storage=storage) as bag:
@@ -114,6 +144,41 @@ def test_frames_without_a_partner_are_counted(tmp_path: Path) -> None:
     reader = LabelledFrames(_write(tmp_path / "bag", frames))
     assert [f.stamp_ns for f in reader] == [10, 40]
     assert (reader.frames, reader.missing_labels, reader.missing_images, reader.frames_missing) == (2, 1, 1, 2)
+
+
+def test_duplicate_stamps_are_counted_not_lost(tmp_path: Path) -> None:
+    """A second image with an already-seen stamp vanished from the evaluation uncounted."""
+    frames = [{"stamp": 10, "image": RGB, "labels": LABELS}, {"stamp": 10, "image": RGB},
+              {"stamp": 20, "image": RGB, "labels": LABELS}]
+    reader = LabelledFrames(_write(tmp_path / "bag", frames))
+    assert [f.stamp_ns for f in reader] == [10, 20]
+    assert (reader.frames, reader.duplicates, reader.frames_missing) == (2, 1, 0)
+
+
+def test_iterating_twice_counts_once(tmp_path: Path) -> None:
+    frames = [{"stamp": s, "image": RGB, "labels": LABELS} for s in (10, 20)] + [{"stamp": 30, "image": RGB}]
+    reader = LabelledFrames(_write(tmp_path / "bag", frames))
+    first = [f.stamp_ns for f in reader]
+    counts = (reader.frames, reader.missing_labels, reader.frames_missing)
+    assert [f.stamp_ns for f in reader] == first == [10, 20]
+    assert (reader.frames, reader.missing_labels, reader.frames_missing) == counts == (2, 1, 1)
+
+
+def test_each_message_is_deserialised_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images were deserialised twice (encoding check, then decoding); counted through the real typestore."""
+    bag = _write(tmp_path / "bag", [{"stamp": s, "image": RGB, "labels": LABELS} for s in (1, 2, 3)])
+    store = typestore()
+    calls: list[str] = []
+    real = store.deserialize_cdr
+
+    def counting(raw: bytes, msgtype: str) -> object:
+        calls.append(msgtype)
+        return real(raw, msgtype)
+
+    monkeypatch.setattr(store, "deserialize_cdr", counting)
+    frames = list(LabelledFrames(bag))
+    assert len(frames) == 3 and all(f.image is not None for f in frames)
+    assert calls.count(IMAGE_TYPE) == 6  # 3 images + 3 label images, once each
 
 
 def test_pairs_by_stamp_not_by_order(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from attendseg_ros.bag.convert import camvid_to_bag
-from attendseg_ros.bag.evaluate import evaluate_bag
 from attendseg_ros.bag.io import GT_TOPIC, IMAGE_TOPIC, IMAGE_TYPE, BagWriter, image_message
 from attendseg_ros.bag.scoring import REPORT_KEYS
 from attendseg_ros.cli import camvid_to_bag as camvid_to_bag_cli
 from attendseg_ros.cli import evaluate_bag as evaluate_bag_cli
+from attendseg_ros.cli.evaluate_bag import evaluate_bag
 from attendseg_ros.data.camvid import CamVid
 from attendseg_ros.engines import create_segmenter
 from attendseg_ros.evaluation import evaluate
@@ -105,6 +105,20 @@ def test_a_dropped_label_frame_is_missing(camvid_dir: Path, random_model: dict[s
                 bag.write(GT_TOPIC, image_message(labels, "mono8", stamp, "camera"), stamp)
     report = evaluate_bag(tmp_path / "bag", mode="offline", backend=BACKEND, model=random_model[MODEL], progress=False)
     assert (report["frames"], report["frames_missing"]) == (2, 1)
+
+
+def test_duplicate_stamps_are_reported(camvid_dir: Path, random_model: dict[str, Path], tmp_path: Path) -> None:
+    dataset = CamVid(camvid_dir, "val")
+    rgb, labels = dataset[0]
+    with BagWriter(tmp_path / "bag", storage="sqlite3") as bag:
+        bag.add_topic(IMAGE_TOPIC, IMAGE_TYPE)
+        bag.add_topic(GT_TOPIC, IMAGE_TYPE)
+        for log_time, stamp in enumerate((100, 100, 200)):  # the second image repeats the first one's stamp
+            bag.write(IMAGE_TOPIC, image_message(rgb, "rgb8", stamp, "camera"), log_time)
+        for stamp in (100, 200):
+            bag.write(GT_TOPIC, image_message(labels, "mono8", stamp, "camera"), stamp)
+    report = evaluate_bag(tmp_path / "bag", mode="offline", backend=BACKEND, model=random_model[MODEL], progress=False)
+    assert (report["frames"], report["frames_missing"], report["frames_duplicate"]) == (2, 0, 1)
 
 
 def test_cli_truncated_bag_exits_non_zero_with_one_line(

@@ -26,6 +26,9 @@ REPO = Path(__file__).resolve().parents[2]
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 LABELS, TRUTH, REPORT = "/eval_test/segmentation/labels", "/eval_test/labels_gt", "/eval_test/report"
 TIMEOUT = 30.0
+# Ground truth waits two report periods (0.4 s) for its prediction, and unpaired frames end the test by
+# expiring: far more than that wait, so that a slow machine does not expire a frame that will be paired.
+PAIR_TIMEOUT = 3.0
 
 
 def _image(stamp: int, labels: np.ndarray, encoding: str = "mono8") -> Image:
@@ -64,7 +67,7 @@ def test_pairs_counts_missing_and_writes_the_final_report(graph: Any, tmp_path: 
     command = [
         sys.executable, "-m", "attendseg_ros.ros.evaluation_node", "--ros-args",
         "-p", f"labels_topic:={LABELS}", "-p", f"ground_truth_topic:={TRUTH}", "-p", f"report_topic:={REPORT}",
-        "-p", "expected_frames:=6", "-p", "pair_timeout:=0.5", "-p", "report_period:=0.2",
+        "-p", "expected_frames:=6", "-p", f"pair_timeout:={PAIR_TIMEOUT}", "-p", "report_period:=0.2",
         "-p", f"output_json:={output}",
     ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

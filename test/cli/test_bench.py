@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from attendseg_ros.cli.bench import benchmark, compare, format_table, parse_spec, run, sweep
+from attendseg_ros.cli.bench import benchmark, compare, format_table, main, parse_spec, run, sweep
 
 DOCUMENTED_KEYS = {
     "latency_ms_p50", "latency_ms_p99", "fps", "peak_rss_mb", "backend", "precision", "height", "width", "batch",
@@ -88,7 +88,7 @@ def test_cpu_summary_names_the_int8_flags() -> None:
 
 
 def test_backend_qualified_options() -> None:
-    from attendseg_ros.cli.bench import options_for
+    from attendseg_ros.engines import options_for
 
     options = {"spin": False, "openvino.hint": "throughput", "onnxruntime.optimization": "basic"}
     assert options_for("openvino", options) == {"spin": False, "hint": "throughput"}
@@ -138,3 +138,31 @@ def test_compare_openvino_beside_onnxruntime(random_model: dict[str, Path], camv
     result = run(["--agreement", specs[0], specs[2], "--data", str(camvid_dir), "--frames", "2", "--threads", "1"])
     assert result["runs"][1]["label_agreement"] >= 0.999  # FP32 in both engines
     assert "label agreement with" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--backend", "tensorrt"], "torch2trt"),
+        (["--backend", "tensorrt", "--device", "cpu"], "runs on cuda only"),
+        (["--device", "cuda"], "CUDAExecutionProvider"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+    ],
+)
+def test_a_backend_that_cannot_run_here_is_one_line(args: list[str], reason: str,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """It printed two tracebacks instead."""
+    import onnxruntime
+
+    if "cuda" in args and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this machine has CUDA for onnxruntime")
+    if "tensorrt" in args and "--device" not in args:
+        try:
+            import torch2trt  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            pytest.skip("torch2trt is installed here")
+    assert main([*args, "--iters", "1", "--warmup", "0"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("attendseg-bench: error: ") and reason in err[0], err

@@ -37,3 +37,25 @@ def test_missing_model_is_a_clear_error(tiny_camvid: Path, tmp_path: Path, capsy
         eval_cli.main(["--data", str(tiny_camvid), "--model", str(tmp_path / "nope.onnx")])
     assert exit_info.value.code == 1
     assert "nope" in capsys.readouterr().err
+
+
+def test_a_missing_label_is_one_line_of_ours(tiny_camvid: Path, random_model: dict[str, Path],
+                                                 tmp_path: Path) -> None:
+    """OpenCV printed its own warning ('imread_... can't open/read file') before the command's error."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    data = tmp_path / "camvid"
+    shutil.copytree(tiny_camvid, data)
+    broken = sorted((data / "valannot").glob("*.png"))[1]
+    broken.unlink()  # the frame's label is missing
+    result = subprocess.run(
+        [sys.executable, "-m", "attendseg_ros.cli.evaluate", "--data", str(data), "--model",
+         str(random_model["onnx_fp32"])], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("attendseg-eval: error:") and broken.name in lines[0], result.stderr

@@ -6,13 +6,15 @@ import math
 from pathlib import Path
 
 from attendseg_ros.cli.node_bench import run_bench
+from attendseg_ros.pipeline import OUTPUTS
 
 
 def test_node_bench_reports_overhead_and_latency(random_model: dict[str, Path], tmp_path: Path) -> None:
     result = run_bench(str(random_model["onnx_fp32"]), frames=3, repeats=2, options=("spin=false",),
                        log_dir=tmp_path)
     assert result["model"] == "random" and result["resolution"] == "640x480 bgr8"
-    for stage in ("network", "segment_call", "conversion_bgr8", "drivable_mask", "overlay", "build_messages"):
+    outputs = [f"output_{name}" for name in OUTPUTS]
+    for stage in ("network", "segment_call", "conversion_bgr8", *outputs, "build_messages", "pipeline_all_outputs"):
         assert result["stages_ms"][stage]["p50"] > 0
     assert math.isfinite(result["overhead_ms"]["node_measured"])
     latency = result["end_to_end"]["latency_ms"]

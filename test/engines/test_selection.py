@@ -9,9 +9,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from attendseg_ros.engines import CpuBackendChoice, EngineError, choose_cpu_backend
+from attendseg_ros.engines import CpuBackendChoice, EngineError, choose_cpu_backend, create_segmenter
 from attendseg_ros.engines.selection import FALLBACK, consistent_winner
 
 INSTALLED = {"onnxruntime"} | ({"openvino"} if importlib.util.find_spec("openvino") else set())
@@ -73,3 +74,41 @@ def test_bad_arguments() -> None:
         choose_cpu_backend(candidates=["onnxruntime", "torch"])
     with pytest.raises(ValueError, match="trials >= 1"):
         choose_cpu_backend(trials=0)
+
+
+def test_auto_keeps_the_chosen_engine_loaded(random_model: dict[str, Path]) -> None:
+    """create_segmenter("auto") is the chosen engine itself, with the measurement that chose it."""
+    segmenter = create_segmenter("auto", random_model["onnx_int8"], threads=1)
+    try:
+        choice = segmenter.selection
+        assert choice is not None and segmenter.backend == choice.backend
+        assert set(choice.timings_ms) == INSTALLED and choice.runs_per_trial >= 1 and choice.seconds > 0
+        assert choice.backend == (consistent_winner(choice.timings_ms, 0.05) or FALLBACK)
+        for name, times in choice.timings_ms.items():
+            assert choice.summary().count(name) == 1 and len(times) == 3
+        result = segmenter.segment([np.zeros((60, 80, 3), np.uint8)], resolution="input")[0]
+        assert result.labels.shape == (60, 80)
+    finally:
+        segmenter.close()
+    assert create_segmenter("onnxruntime", random_model["onnx_int8"], threads=1).selection is None
+
+
+def test_the_budget_lowers_the_runs_per_round(random_model: dict[str, Path]) -> None:
+    choice = choose_cpu_backend(random_model["onnx_int8"], threads=1, trials=2, runs_per_trial=1000, warmup=0,
+                                budget_s=0.05)
+    assert 1 <= choice.runs_per_trial < 1000
+    unbounded = choose_cpu_backend(random_model["onnx_int8"], threads=1, trials=1, runs_per_trial=2, warmup=0)
+    assert unbounded.runs_per_trial == 2
+    with pytest.raises(ValueError, match="budget_s must be > 0"):
+        choose_cpu_backend(budget_s=0)
+
+
+def test_auto_options_per_backend(random_model: dict[str, Path]) -> None:
+    """backend.key options go to that engine only; a plain key every engine must take."""
+    segmenter = create_segmenter("auto", random_model["onnx_int8"], threads=1,
+                                 **{"onnxruntime.spin": False, "openvino.hint": "latency"})
+    segmenter.close()
+    if "openvino" in INSTALLED:
+        with pytest.raises(EngineError, match=r"unknown openvino option\(s\) \['spin'\] for backend auto.*"
+                                              r"onnxruntime\.spin=false"):
+            create_segmenter("auto", random_model["onnx_int8"], threads=1, spin=False)

@@ -10,9 +10,12 @@ import rclpy
 import yaml
 from rclpy.context import Context
 
+from attendseg_ros import registry
+from attendseg_ros.pipeline import OUTPUTS
 from attendseg_ros.resources import config_file
 from attendseg_ros.ros import parameters
-from attendseg_ros.ros.segmentation_node import SegmentationNode, output_prefix
+from attendseg_ros.ros.segmentation_node import SegmentationNode
+from attendseg_ros.topics import output_prefix, output_topic
 
 YAML_KEY = "/**/attendseg_segmentation"
 
@@ -49,6 +52,7 @@ def test_validate_names_the_problem() -> None:
     assert parameters.validate("overlay_alpha", 0.3) is None
     assert "one of" in parameters.validate("backend", "tflite")
     assert "duplicates" in parameters.validate("camera_topics", ["/a/image_raw", "/a/image_raw"])
+    assert "one of" in parameters.validate("output_resolution", "huge")
     assert "non-empty" in parameters.validate("camera_topics", [])
     reason = parameters.validate("drivable_classes", ["Road", "Lava"], ("Sky", "Road"))
     assert "Lava" in reason and "Sky" in reason
@@ -66,6 +70,55 @@ def test_output_prefix() -> None:
     assert output_prefix("/image_raw") == "/segmentation"
     assert output_prefix("image_raw") == "segmentation"
     assert output_prefix("front/image_raw") == "front/segmentation"
+    assert output_topic("/camera/image_raw", "labels") == "/camera/segmentation/labels"
+
+
+def test_every_output_has_a_publish_parameter() -> None:
+    for name, output in OUTPUTS.items():
+        spec = parameters.SPEC_BY_NAME[f"publish_{name}"]
+        assert spec.default is True and not spec.read_only and output.encoding in spec.description
+
+
+def test_choices_come_from_the_registry() -> None:
+    assert parameters.SPEC_BY_NAME["backend"].choices == registry.BACKEND_CHOICES
+    assert "auto" in registry.BACKEND_CHOICES and parameters.SPEC_BY_NAME["backend"].default == "onnxruntime"
+    assert set(parameters.SPEC_BY_NAME["precision"].choices) == {"", *registry.PRECISIONS}
+
+
+def test_devices_are_the_engines_devices() -> None:
+    """The node refused cuda:1 although the engines take it."""
+    for device in ("cpu", "cuda", "cuda:0", "cuda:1", "", "GPU", "GPU.1", "NPU"):  # OpenVINO's names too
+        assert parameters.validate("device", device) is None, device
+    for device in ("gpu", "cuda:", "cuda:x", "cpu:0", "CUDA"):
+        assert "cpu, cuda or cuda:N" in parameters.validate("device", device), device
+
+
+@pytest.mark.parametrize(
+    ("topics", "named"),
+    [
+        (["/cam0/9bad/image_raw"], ["'/cam0/9bad/image_raw'", "must not start with a number"]),
+        (["/cam/image_raw", "/cam/image_rect"], ["'/cam/image_raw'", "'/cam/image_rect'", "/cam/segmentation/*"]),
+        (["/a/image_raw", "/b/x y"], ["'/b/x y'"]),
+        (["image_raw", "/image_raw"], ["'image_raw'", "'/image_raw'", "/segmentation/*"]),
+        (["/a//image_raw"], ["'/a//image_raw'", "repeated"]),
+    ],
+)
+def test_camera_topics_are_refused_naming_the_topics(topics: list[str], named: list[str]) -> None:
+    reason = parameters.camera_topics_problem(topics)
+    assert reason is not None
+    for text in named:
+        assert text in reason, reason
+
+
+def test_good_camera_topics_pass_in_any_namespace() -> None:
+    topics = ["/front/image_raw", "/rear/image_raw", "side/image_raw", "~/image_raw"]
+    assert parameters.camera_topics_problem(topics, "seg", "/robot1") is None
+    assert parameters.validate("camera_topics", ["/front/image_raw"]) is None
+
+
+def test_backend_options_must_be_yaml_scalars() -> None:
+    assert "not a YAML scalar" in parameters.validate("backend_options", ["spin=[unclosed"])
+    assert parameters.validate("backend_options", ["spin=false", "optimization=all"]) is None
 
 
 @pytest.fixture
@@ -89,3 +142,11 @@ def test_params_file_applies_to_the_node_in_any_namespace(context: Context, tmp_
         assert node.live.drivable_classes is None  # unset until a model supplies its default
     finally:
         node.destroy_node()
+
+
+def test_readme_documents_every_parameter_and_output() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for spec in parameters.SPECS:
+        assert f"`{spec.name}`" in readme, spec.name
+    for name in OUTPUTS:
+        assert f"| `{name}` |" in readme, name

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
+from support import compressed_image, huge_png
 
-from attendseg_ros.ros.image_conversion import (
+from attendseg_ros.image_conversion import (
     SUPPORTED_ENCODINGS,
     ImageConversionError,
-    array_to_image,
+    compressed_size,
     compressed_to_rgb,
+    encode_compressed,
+    image_to_array,
+    image_to_labels,
     image_to_rgb,
-    rgb_to_compressed,
 )
+from attendseg_ros.ros.messages import array_to_image
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (5, 6, 3), dtype=np.uint8)
@@ -146,20 +153,90 @@ def test_array_to_image_rejects_non_uint8() -> None:
         array_to_image(np.zeros((2, 2), np.float32), Header())
 
 
+def test_array_to_image_keeps_the_channel_order_it_is_told() -> None:
+    msg = array_to_image(RGB[:, :, ::-1], Header(), encoding="bgr8")
+    assert msg.encoding == "bgr8"
+    np.testing.assert_array_equal(image_to_rgb(msg), RGB)
+    with pytest.raises(ImageConversionError, match="3-channel array as 'mono8'"):
+        array_to_image(RGB, Header(), encoding="mono8")
+
+
+def test_labels_and_arrays_read_back_exactly_and_name_a_wrong_encoding() -> None:
+    labels = RGB[:, :, 2]
+    np.testing.assert_array_equal(image_to_labels(make_image(labels, "mono8", pad=3)), labels)
+    np.testing.assert_array_equal(image_to_array(make_image(RGB, "rgb8", pad=2), "rgb8"), RGB)
+    with pytest.raises(ImageConversionError, match="expected a rgb8 image, got encoding 'bgr8'"):
+        image_to_array(make_image(RGB, "bgr8"), "rgb8")
+    with pytest.raises(ImageConversionError, match="label images must be one of"):
+        image_to_labels(make_image(RGB, "rgb8"))
+
+
 def test_compressed_png_is_lossless_and_jpeg_close() -> None:
-    np.testing.assert_array_equal(compressed_to_rgb(rgb_to_compressed(RGB, Header(), "png")), RGB)
+    np.testing.assert_array_equal(compressed_to_rgb(compressed_image(RGB, Header(), "png")), RGB)
     smooth = np.full((16, 16, 3), (120, 60, 200), np.uint8)
-    jpeg = rgb_to_compressed(smooth, Header(), "jpeg", quality=95)
-    assert jpeg.format == "jpeg"
+    jpeg = compressed_image(smooth, Header(), "jpeg", quality=95)
     np.testing.assert_allclose(compressed_to_rgb(jpeg).astype(int), smooth.astype(int), atol=4)
 
 
 def test_corrupt_compressed_is_rejected() -> None:
     msg = CompressedImage(format="jpeg")
     msg.data = b"not a jpeg at all"
-    with pytest.raises(ImageConversionError, match="cannot decode"):
+    with pytest.raises(ImageConversionError, match="neither PNG nor JPEG"):
         compressed_to_rgb(msg)
     with pytest.raises(ImageConversionError, match="empty"):
         compressed_to_rgb(CompressedImage(format="png"))
     with pytest.raises(ImageConversionError, match="format"):
         compressed_to_rgb(CompressedImage(format="tiff", data=b"xx"))
+    with pytest.raises(ImageConversionError, match="compressedDepth"):
+        compressed_to_rgb(CompressedImage(format="16UC1; compressedDepth png", data=b"xx"))
+
+
+def test_declared_size_is_checked_before_decoding() -> None:
+    data = huge_png(10000, 10000)  # 100 MP (300 MB decoded as RGB) in ~100 KB
+    assert len(data) < 200_000 and compressed_size(data) == ("png", 10000, 10000)
+    msg = CompressedImage(format="png")
+    msg.data = data
+    with pytest.raises(ImageConversionError, match=r"10000x10000 = 100000000 pixels exceeds .* 4000000 pixels"):
+        compressed_to_rgb(msg, max_pixels=4_000_000)
+    with pytest.raises(ImageConversionError, match="exceeds"):
+        image_to_rgb(make_image(np.zeros((30, 40, 3), np.uint8), "rgb8"), max_pixels=1000)
+    assert image_to_rgb(make_image(np.zeros((25, 40, 3), np.uint8), "rgb8"), max_pixels=1000).shape == (25, 40, 3)
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_broken_compressed_headers_are_named(fmt: str) -> None:
+    data = encode_compressed(RGB, fmt)
+    magic = 8 if fmt == "png" else 2
+    for broken, reason in [(data[: len(data) // 2], "truncated"), (data[:20], "truncated"),
+                           (data[:magic] + b"\x00" * 40, "malformed")]:
+        with pytest.raises(ImageConversionError, match=reason):
+            compressed_size(broken)
+    if fmt == "png":
+        flipped = bytearray(data)
+        flipped[40] ^= 0xFF
+        with pytest.raises(ImageConversionError, match=r"CRC mismatch|invalid chunk type"):
+            compressed_size(bytes(flipped))
+
+
+BROKEN_IMAGES = """
+import numpy as np
+from sensor_msgs.msg import CompressedImage
+from attendseg_ros.image_conversion import ImageConversionError, compressed_to_rgb, encode_compressed, quiet_opencv
+quiet_opencv()
+png = encode_compressed(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8), "png")
+flipped = bytearray(png); flipped[40] ^= 0xFF
+broken = (b"\\x89PNG\\r\\n\\x1a\\n" + bytes(30), png[: len(png) // 2], bytes(flipped), b"\\xff\\xd8\\xff" + bytes(30))
+for data in broken:
+    try:
+        compressed_to_rgb(CompressedImage(format="png", data=data))
+    except ImageConversionError as exc:
+        print("rejected:", exc)
+"""
+
+
+def test_broken_compressed_images_print_nothing_to_stderr() -> None:
+    """OpenCV/libpng wrote 'libpng error: ...' or 'IHDR chunk shall be first' to stderr once per bad frame."""
+    result = subprocess.run([sys.executable, "-c", BROKEN_IMAGES], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("rejected:") == 4
+    assert result.stderr == ""

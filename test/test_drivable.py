@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attendseg_ros.ros.drivable import DrivableConfig, class_mask, drivable_mask
+from attendseg_ros.drivable import DrivableConfig, class_mask, drivable_mask
 
 ROAD, PAVEMENT, CAR, SKY = 3, 4, 8, 0
 
