@@ -4,8 +4,9 @@ Every candidate engine (:data:`attendseg_ros.registry.AUTO_CANDIDATES`: onnxrunt
 loads the same model file and runs the network on the same preprocessed frame: a few warm-up runs,
 then ``trials`` rounds, each engine timed ``runs_per_trial`` times per round (median kept), the
 engines' order alternating from round to round so that a slow spell of the machine does not land
-on one engine only. ``budget_s`` bounds the timed rounds: fewer runs per round when the warm-up
-shows that the engines are slow here (at least one run per round).
+on one engine only. ``budget_s`` bounds the warm-up and the rounds together: fewer runs per round
+when the warm-up shows that the engines are slow here (at least one run per round, so a very slow
+or busy CPU takes longer).
 
 Consistent winner: an engine whose median is at least ``margin`` (default 5 %) below every
 other engine's in EVERY round. Anything less (engines within noise, or rounds disagreeing, as on
@@ -31,7 +32,7 @@ from .base import EngineError, Segmenter
 log = logging.getLogger(__name__)
 
 FALLBACK = DEFAULT_BACKEND
-BUDGET_S = 2.0  # the timed rounds of backend: auto, all engines together (loading comes on top)
+BUDGET_S = 2.0  # warm-up and timed rounds of backend: auto, all engines together (loading comes on top)
 
 
 class CpuBackendChoice(NamedTuple):
@@ -97,7 +98,7 @@ def choose_cpu_backend(
 
     ``model``: a file every candidate reads (``None``: the embedded INT8 model); ``threads``: CPU
     threads for every engine; ``options``: per backend, options for :func:`create_segmenter`;
-    ``budget_s``: seconds the timed rounds may take (``None``: no bound). Costs about
+    ``budget_s``: seconds the warm-up and rounds may take (``None``: no bound). Costs about
     ``(warmup + trials * runs_per_trial)`` network runs per engine plus each engine's load time.
     Raises :class:`EngineError` when no candidate loads.
     """
@@ -187,13 +188,14 @@ def _decide(timings: dict[str, list[float]], trials: int, margin: float) -> tupl
 
 def _measure(segmenters: Mapping[str, Segmenter], trials: int, runs_per_trial: int, warmup: int,
              budget_s: float | None) -> tuple[dict[str, list[float]], int]:
-    """Per engine, the median ``run`` time (ms) in each round (engines alternate their order); and the
-    runs per round, lowered from ``runs_per_trial`` so that the rounds fit ``budget_s`` by the warm-up's pace."""
+    """Per engine, the median ``run`` time (ms) in each round (engines alternate their order); and the runs per
+    round, lowered from ``runs_per_trial`` so that warm-up and rounds fit ``budget_s`` at the warm-up's pace."""
     from ..data.preprocessing import preprocess
 
     first = next(iter(segmenters.values()))
     frame = np.random.default_rng(0).integers(0, 256, (*first.input_size, 3), dtype=np.uint8)
     batch = preprocess(frame, first.input_size, first.info.normalization)
+    started = time.perf_counter()
     pace = 0.0  # seconds of one run of every engine (one more warm-up run each, timed)
     for segmenter in segmenters.values():
         for _ in range(warmup):
@@ -202,8 +204,9 @@ def _measure(segmenters: Mapping[str, Segmenter], trials: int, runs_per_trial: i
             start = time.perf_counter()
             segmenter.run(batch)
             pace += time.perf_counter() - start
-    if budget_s is not None:
-        runs_per_trial = max(1, min(runs_per_trial, int(budget_s / (trials * pace))))
+    if budget_s is not None:  # what the warm-up left of the budget, at the warm-up's pace
+        left = budget_s - (time.perf_counter() - started)
+        runs_per_trial = max(1, min(runs_per_trial, int(left / (trials * pace))))
     timings: dict[str, list[float]] = {name: [] for name in segmenters}
     order = list(segmenters)
     for trial in range(trials):

@@ -8,9 +8,11 @@ Subscription callbacks only store the message in a one-frame slot per camera (a 
 replaces an unprocessed one, counted as dropped); a worker thread takes the newest frame of up to
 ``max_batch`` cameras, runs them through :class:`attendseg_ros.pipeline.FramePipeline` in one
 call and publishes. ``configure`` loads the model, ``activate`` subscribes and starts the worker;
-with ``autostart`` (default) ``main`` does both. Every transition logs its cause; one that fails
-logs why (the traceback at debug level), releases what it made and returns FAILURE. ``shutdown``
-ends the process.
+with ``autostart`` (default) ``main`` does both. With ``backend: auto``, configure first measures the
+CPU engines on the model (a few seconds; :mod:`attendseg_ros.engines.selection`) and logs the
+timings and the choice; ``info`` and /diagnostics (``backend``, ``backend_selection``) name the
+engine that runs. Every transition logs its cause; one that fails logs why (the traceback at debug
+level), releases what it made and returns FAILURE. ``shutdown`` ends the process.
 
 ``/diagnostics`` (every ``diagnostics_period``) has one status per camera: the counters of
 :mod:`attendseg_ros.frame_stats` (every frame received ends in exactly one of processed,
@@ -49,6 +51,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import CompressedImage, Image
 
+from .. import registry
 from ..drivable import DrivableConfig
 from ..frame_stats import CameraStats
 from ..image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, quiet_opencv
@@ -218,9 +221,13 @@ class SegmentationNode(LifecycleNode):
 
         static = self.static
         what = static.model or "the embedded default model"
+        notes = {
+            "tensorrt": " (building a TensorRT engine can take several minutes)",
+            registry.AUTO: f" (measuring {' and '.join(registry.AUTO_CANDIDATES)} on it first, a few seconds)",
+        }
         self.get_logger().info(
             f"loading {what} with backend {static.backend} on {static.device or 'its default device'}"
-            + (" (building a TensorRT engine can take several minutes)" if static.backend == "tensorrt" else "")
+            + notes.get(static.backend, "")
         )
         start = time.monotonic()
         loaded = threading.Event()
@@ -235,6 +242,12 @@ class SegmentationNode(LifecycleNode):
             raise TransitionError(f"cannot load the model: {exc}") from exc
         finally:
             loaded.set()
+        choice = self._segmenter.selection
+        if choice is not None:
+            self.get_logger().info(
+                f"backend {registry.AUTO} chose {choice.backend}: {choice.reason}. Network ms per round: "
+                f"{choice.summary()} ({choice.runs_per_trial} run(s) per round; {choice.seconds:.1f} s with loading)"
+            )
         self._pipeline = FramePipeline(self._segmenter)
         info = self._segmenter.info
         self._class_names = tuple(info.classes.names)
@@ -528,13 +541,15 @@ class SegmentationNode(LifecycleNode):
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         backend = self._segmenter.backend if self._segmenter is not None else ""
+        choice = self._segmenter.selection if self._segmenter is not None else None
+        extra = {"backend_selection": f"{registry.AUTO}: {choice.reason}"} if choice is not None else {}
         for camera in self._cameras:
             with self._condition:
                 report = camera.stats.report(now)
             status = DiagnosticStatus(name=f"{self.get_name()}: {camera.topic}",
                                       hardware_id=self.get_fully_qualified_name(),
                                       level=_LEVELS[report.level], message=report.message)
-            values = {**report.values, "backend": backend}
+            values = {**report.values, "backend": backend, **extra}
             status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
             array.status.append(status)
         if self._diagnostics_publisher is not None:
