@@ -6,6 +6,10 @@ from a :class:`Frame`, and whether it is built only while someone subscribes. Ad
 one :class:`Output` entry here (and its line in config/attendseg.yaml). :class:`FramePipeline`
 runs a batch of frames through a segmenter and builds, for each frame, only the outputs asked
 for; the node, ``attendseg-node-bench`` and the demo all use it.
+
+The segmenter returns labels and confidence at the model's resolution; a :class:`Frame` resizes
+each to the output size once, when an output first needs it (the drivable mask needs neither: it is
+computed at the model's resolution and upsampled, see :func:`attendseg_ros.drivable.drivable_mask`).
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from .drivable import DrivableConfig, drivable_mask
+from .engines.base import resize_confidence, resize_labels
 from .visualize import overlay
 
 
@@ -31,13 +37,27 @@ class FrameSettings:
     overlay_alpha: float = 0.5
 
 
-@dataclass(frozen=True)
+@dataclass
 class Frame:
-    """One segmented frame: the RGB input and the segmenter's labels and confidence."""
+    """One segmented frame: the RGB input, the segmenter's results at the model's resolution, the output size.
+
+    ``labels`` and ``confidence`` are the results at ``size``, resized on first use (once per frame).
+    """
 
     rgb: np.ndarray  # (H, W, 3) uint8
-    labels: np.ndarray  # (h, w) uint8 class ids, at the output resolution
-    confidence: np.ndarray  # (h, w) uint8, max probability x 255
+    model_labels: np.ndarray  # (h, w) uint8 class ids, at the model's resolution
+    model_confidence: np.ndarray  # (h, w) uint8, max probability x 255
+    size: tuple[int, int]  # (height, width) of the outputs
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        """Class ids at the output size (nearest-neighbour)."""
+        return resize_labels(self.model_labels, self.size)
+
+    @cached_property
+    def confidence(self) -> np.ndarray:
+        """Confidence at the output size (bilinear)."""
+        return resize_confidence(self.model_confidence, self.size)
 
 
 @dataclass(frozen=True)
@@ -55,7 +75,7 @@ OUTPUTS: dict[str, Output] = {
     output.name: output
     for output in (
         Output("labels", "mono8", lambda f, s: f.labels, "class id per pixel"),
-        Output("drivable_mask", "mono8", lambda f, s: drivable_mask(f.labels, s.drivable),
+        Output("drivable_mask", "mono8", lambda f, s: drivable_mask(f.model_labels, s.drivable, f.size),
                "255 where drivable (drivable_* parameters), 0 elsewhere", on_demand=True),
         Output("confidence", "mono8", lambda f, s: f.confidence, "max class probability x 255"),
         Output("overlay", "rgb8", lambda f, s: overlay(f.rgb, f.labels, s.palette, s.overlay_alpha),
@@ -69,8 +89,8 @@ class BatchResult:
     """Per frame, the outputs built (name -> array); and how long the segmenter took."""
 
     outputs: list[dict[str, np.ndarray]]
-    segment_ms: float  # the segment() call: preprocessing, network, resize to the output size
-    outputs_ms: float  # building the outputs of all frames
+    segment_ms: float  # the segment() call: preprocessing and network
+    outputs_ms: float  # building the outputs of all frames (resizes to the output size included)
 
 
 class FramePipeline:
@@ -89,11 +109,12 @@ class FramePipeline:
         if len(frames) != len(wanted):
             raise ValueError(f"{len(frames)} frames but {len(wanted)} output sets")
         start = time.perf_counter()
-        results = self.segmenter.segment(list(frames), resolution=settings.resolution)
+        results = self.segmenter.segment(list(frames), resolution="model")
         segmented = time.perf_counter()
         outputs = []
         for rgb, result, names in zip(frames, results, wanted, strict=True):
-            frame = Frame(rgb, result.labels, result.confidence)
+            size = rgb.shape[:2] if settings.resolution == "input" else result.labels.shape
+            frame = Frame(rgb, result.labels, result.confidence, size)
             outputs.append({name: build_output(name, frame, settings) for name in names})
         done = time.perf_counter()
         return BatchResult(outputs, (segmented - start) * 1e3, (done - segmented) * 1e3)
