@@ -82,28 +82,15 @@ def consistent_winner(timings_ms: Mapping[str, Sequence[float]], margin: float =
     return None
 
 
-def choose_cpu_backend(
-    model: str | Path | None = None,
-    threads: int = 0,
-    trials: int = 3,
-    runs_per_trial: int = 5,
-    warmup: int = 3,
-    margin: float = 0.05,
-    candidates: Sequence[str] = AUTO_CANDIDATES,
-    options: Mapping[str, Mapping[str, Any]] | None = None,
-    budget_s: float | None = None,
-    precision: str | None = None,
-) -> CpuBackendChoice:
-    """Measure the installed ``candidates`` on ``model`` and return the consistent winner.
+def choose_cpu_backend(model: str | Path | None = None, threads: int = 0, **settings: Any) -> CpuBackendChoice:
+    """Measure the installed candidate engines on ``model`` and return the consistent winner (nothing stays loaded).
 
-    ``model``: a file every candidate reads (``None``: the embedded INT8 model); ``threads``: CPU
-    threads for every engine; ``options``: per backend, options for :func:`create_segmenter`;
-    ``budget_s``: seconds the warm-up and rounds may take (``None``: no bound). Costs about
-    ``(warmup + trials * runs_per_trial)`` network runs per engine plus each engine's load time.
-    Raises :class:`EngineError` when no candidate loads.
+    ``settings``: those of :func:`select_cpu_segmenter` (``trials``, ``runs_per_trial``, ``warmup``,
+    ``margin``, ``candidates``, ``options``, ``precision``, ``budget_s``), except that ``budget_s``
+    defaults to ``None`` here (no bound: every round gets ``runs_per_trial`` runs).
     """
-    segmenter, choice = select_cpu_segmenter(model, precision, threads, trials, runs_per_trial, warmup, margin,
-                                             candidates, options, budget_s)
+    settings.setdefault("budget_s", None)
+    segmenter, choice = select_cpu_segmenter(model, threads=threads, **settings)
     segmenter.close()
     return choice
 
@@ -120,10 +107,15 @@ def select_cpu_segmenter(
     options: Mapping[str, Mapping[str, Any]] | None = None,
     budget_s: float | None = BUDGET_S,
 ) -> tuple[Segmenter, CpuBackendChoice]:
-    """:func:`choose_cpu_backend`, keeping the chosen engine loaded: ``(segmenter, choice)``.
+    """Measure the installed ``candidates`` on ``model``; the consistent winner, loaded: ``(segmenter, choice)``.
 
-    The others are closed; ``segmenter.selection`` is the choice. An option the engine does not
-    take (``options``) is an :class:`EngineError`, not a reason to leave the engine out.
+    ``model``: a file every candidate reads (``None``: the embedded INT8 model, or the FP32 weights
+    for ``precision="fp32"``); ``threads``: CPU threads for every engine; ``options``: per backend,
+    options for :func:`create_segmenter`; ``budget_s``: seconds the warm-up and rounds may take
+    (``None``: no bound). Costs about ``(warmup + trials * runs_per_trial)`` network runs per engine
+    plus each engine's load time. The other engines are closed; ``segmenter.selection`` is the
+    choice. An option an engine does not take is an :class:`EngineError`, not a reason to leave the
+    engine out; :class:`EngineError` too when no candidate loads.
     """
     from . import backend_module, create_segmenter, resolve_model
 
