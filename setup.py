@@ -29,7 +29,10 @@ setup(
         "matplotlib",
         "rosbags",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout", "ruff"]},
+    extras_require={
+        "openvino": ["openvino"],  # the optional openvino backend (x86 CPUs, Intel GPU/NPU)
+        "test": ["pytest", "pytest-timeout", "ruff", "openvino"],  # openvino: its backend's tests run in CI
+    },
     zip_safe=False,
     maintainer="attendseg_ros developers",
     description="On-device semantic segmentation (AttendSeg) for ROS 2",

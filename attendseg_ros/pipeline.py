@@ -7,12 +7,15 @@ one :class:`Output` entry here (and its line in config/attendseg.yaml). :class:`
 runs a batch of frames through a segmenter and builds, for each frame, only the outputs asked
 for; the node, ``attendseg-node-bench`` and the demo all use it.
 
-Before any output is built, the labels go through the navigation stage (:func:`navigation_labels`):
-pixels below ``min_confidence`` get the unknown id 255, then the class map merges/renames the
-classes, so every output (and its compressed copy) shows the same ids. Outputs are image arrays
-(``kind="image"``), image_transport-style compressed copies of another output (``"compressed"``,
-PNG or JPEG, one ``publish_compressed`` switch for all) or the camera's intrinsics scaled to the
-outputs' size (``"camera_info"``, from the CameraInfo paired with the frame).
+Labels and confidence come from the segmenter at the model's resolution; a :class:`Frame` resizes
+each to the output size once, when an output first needs it. Before any output is built, the labels
+go through the navigation stage (:func:`navigation_labels`): pixels below ``min_confidence`` get the
+unknown id 255, then the class map merges/renames the classes, so every output (and its compressed
+copy) shows the same ids. The drivable mask needs no resize: it is computed on the navigation-stage
+labels at the model's resolution and upsampled (:func:`attendseg_ros.drivable.drivable_mask`).
+Outputs are image arrays (``kind="image"``), image_transport-style compressed copies of another
+output (``"compressed"``, PNG or JPEG, one ``publish_compressed`` switch for all) or the camera's
+intrinsics scaled to the outputs' size (``"camera_info"``, from the CameraInfo paired with the frame).
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from .drivable import DrivableConfig, drivable_mask
+from .engines.base import resize_confidence, resize_labels
 from .interop.camera_info import CameraGeometry, scale_geometry
 from .interop.class_map import ClassMap
 from .interop.compression import JPEG_QUALITY, PNG_LEVEL, EncodedImage, encode_jpeg, encode_png
@@ -48,14 +53,42 @@ class FrameSettings:
     jpeg_quality: int = JPEG_QUALITY  # overlay/compressed
 
 
-@dataclass(frozen=True)
+@dataclass
 class Frame:
-    """One segmented frame: the RGB input, its labels (after the navigation stage) and confidence."""
+    """One segmented frame: the RGB input, the segmenter's results at the model's resolution, the output size.
+
+    ``labels`` (after the navigation stage of ``settings``) and ``confidence`` are the results at
+    ``size``, made on first use (once per frame); ``model_output_labels`` are the navigation-stage
+    labels at the model's resolution (what the drivable mask is computed on).
+    """
 
     rgb: np.ndarray  # (H, W, 3) uint8
-    labels: np.ndarray  # (h, w) uint8 class ids, at the output resolution
-    confidence: np.ndarray  # (h, w) uint8, max probability x 255
+    model_labels: np.ndarray  # (h, w) uint8 class ids from the segmenter, at the model's resolution
+    model_confidence: np.ndarray  # (h, w) uint8, max probability x 255
+    size: tuple[int, int]  # (height, width) of the outputs
+    settings: FrameSettings = field(default_factory=FrameSettings)
     camera: CameraGeometry | None = None  # the received image's intrinsics (its paired CameraInfo), if any
+
+    @cached_property
+    def model_output_labels(self) -> np.ndarray:
+        """The navigation-stage labels at the model's resolution."""
+        return navigation_labels(self.model_labels, self.model_confidence, self.settings)
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        """Class ids at the output size (nearest-neighbour), after the navigation stage.
+
+        The stage runs at the output size, against the published confidence, so a published label
+        is unknown exactly where the published confidence is below ``min_confidence``.
+        """
+        if tuple(self.size) == self.model_labels.shape:
+            return self.model_output_labels
+        return navigation_labels(resize_labels(self.model_labels, self.size), self.confidence, self.settings)
+
+    @cached_property
+    def confidence(self) -> np.ndarray:
+        """Confidence at the output size (bilinear)."""
+        return resize_confidence(self.model_confidence, self.size)
 
 
 @dataclass(frozen=True)
@@ -86,7 +119,7 @@ def _camera_info(frame: Frame, settings: FrameSettings) -> CameraGeometry | None
     """The paired intrinsics scaled to the outputs' size; None without a CameraInfo for the frame."""
     if frame.camera is None:
         return None
-    height, width = frame.labels.shape[:2]
+    height, width = frame.size
     return scale_geometry(frame.camera, width, height)
 
 
@@ -108,7 +141,7 @@ OUTPUTS: dict[str, Output] = {
     output.name: output
     for output in (
         Output("labels", "mono8", lambda f, s: f.labels, "class id per pixel"),
-        Output("drivable_mask", "mono8", lambda f, s: drivable_mask(f.labels, s.drivable),
+        Output("drivable_mask", "mono8", lambda f, s: drivable_mask(f.model_output_labels, s.drivable, f.size),
                "255 where drivable (drivable_* parameters), 0 elsewhere", on_demand=True),
         Output("confidence", "mono8", lambda f, s: f.confidence, "max class probability x 255"),
         Output("overlay", "rgb8", lambda f, s: overlay(f.rgb, f.labels, s.palette, s.overlay_alpha),
@@ -128,8 +161,8 @@ class BatchResult:
     """Per frame, the outputs built (name -> array, EncodedImage, or CameraGeometry/None); and timings."""
 
     outputs: list[dict[str, Any]]
-    segment_ms: float  # the segment() call: preprocessing, network, resize to the output size
-    outputs_ms: float  # building the outputs of all frames
+    segment_ms: float  # the segment() call: preprocessing and network
+    outputs_ms: float  # building the outputs of all frames (resizes to the output size included)
 
 
 class FramePipeline:
@@ -152,12 +185,12 @@ class FramePipeline:
         if len(cameras) != len(frames):
             raise ValueError(f"{len(frames)} frames but {len(cameras)} camera geometries")
         start = time.perf_counter()
-        results = self.segmenter.segment(list(frames), resolution=settings.resolution)
+        results = self.segmenter.segment(list(frames), resolution="model")
         segmented = time.perf_counter()
         outputs = []
         for rgb, result, names, camera in zip(frames, results, wanted, cameras, strict=True):
-            labels = navigation_labels(result.labels, result.confidence, settings)
-            frame = Frame(rgb, labels, result.confidence, camera)
+            size = rgb.shape[:2] if settings.resolution == "input" else result.labels.shape
+            frame = Frame(rgb, result.labels, result.confidence, size, settings, camera)
             built: dict[str, Any] = {}
             outputs.append({name: build_output(name, frame, settings, built) for name in names})
         done = time.perf_counter()

@@ -25,8 +25,9 @@ def overlay(rgb: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: flo
         rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
     table = np.zeros((256, 1, 3), np.uint8)
     table[: len(palette), 0] = palette[:256]
-    # Per-channel OpenCV lookup: several times faster than numpy's palette[labels].
-    colours = cv2.LUT(cv2.merge([labels, labels, labels]), table)
+    # OpenCV's lookup of a user colour map: one pass over the labels, several times faster than
+    # numpy's palette[labels] (and than merging three copies of the labels for cv2.LUT).
+    colours = cv2.applyColorMap(np.ascontiguousarray(labels, np.uint8), table)
     if alpha == 0.0:
         return np.ascontiguousarray(rgb)
     if alpha == 1.0:

@@ -43,7 +43,7 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
-from attendseg_ros.registry import BACKEND_NAMES
+from attendseg_ros.registry import BACKEND_CHOICES
 from launch import Action, LaunchContext, LaunchDescription
 
 PACKAGE = "attendseg_ros"
@@ -76,7 +76,7 @@ def _arguments() -> tuple[tuple[str, object, str], ...]:
         ("bag", None, "rosbag2 to play (from attendseg-camvid-to-bag: images, camera_info, ground truth)"),
         ("params_file", PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "attendseg.yaml"]),
          "segmentation node parameters (model, backend, ...)"),
-        ("backend", "", f"inference backend: {' | '.join(BACKEND_NAMES)}; empty = the backend of params_file"),
+        ("backend", "", f"inference backend: {' | '.join(BACKEND_CHOICES)}; empty = the backend of params_file"),
         ("image_topic", "/camera/image_raw", "image topic in the bag"),
         ("labels_topic", "/camera/segmentation/labels", "the node's labels for image_topic"),
         ("ground_truth_topic", "/camera/labels_gt", "ground-truth topic in the bag"),

@@ -21,7 +21,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
 
-from attendseg_ros.registry import BACKEND_NAMES
+from attendseg_ros.registry import BACKEND_CHOICES
 from launch import LaunchContext, LaunchDescription
 
 PACKAGE = "attendseg_ros"
@@ -82,7 +82,7 @@ def generate_launch_description() -> LaunchDescription:
                               description="Node parameters (YAML)"),
         DeclareLaunchArgument("namespace", default_value="",
                               description="Namespace of the node and of its relative topics, e.g. robot1"),
-        DeclareLaunchArgument("backend", default_value="", choices=["", *BACKEND_NAMES],
+        DeclareLaunchArgument("backend", default_value="", choices=["", *BACKEND_CHOICES],
                               description="Inference backend; empty = backend of params_file"),
         DeclareLaunchArgument("use_sim_time", default_value="false", choices=["true", "false"],
                               description="Use /clock (bag replay, simulation)"),

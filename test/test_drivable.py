@@ -116,3 +116,43 @@ def test_matches_the_reference_definition_on_random_scenes(seed: int) -> None:
     for config in (DrivableConfig((ROAD,), 0.002, 0.003, True), DrivableConfig((ROAD, PAVEMENT), 0.01, 0.02, False),
                    DrivableConfig((ROAD,), 0.0, 0.0, True), DrivableConfig((CAR,), 0.001, 0.5, False)):
         np.testing.assert_array_equal(drivable_mask(labels, config), _reference(labels, config), err_msg=str(config))
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize(("shape", "size"), [((60, 80), (120, 160)), ((60, 80), (100, 133)), ((57, 83), (61, 250)),
+                                             ((60, 80), (60, 80)), ((60, 80), (45, 100)), ((60, 80), (30, 40))])
+def test_at_the_labels_resolution_equals_the_mask_of_the_upsampled_labels(seed: int, shape: tuple, size: tuple) -> None:
+    """drivable_mask(labels, config, size) is the mask of the labels resized to size, computed the cheap way."""
+    import cv2
+
+    from attendseg_ros.engines.base import resize_labels
+
+    rng = np.random.default_rng(seed)
+    blocks = rng.choice([ROAD, SKY, CAR, PAVEMENT], size=(6, 8), p=[0.5, 0.2, 0.2, 0.1]).astype(np.uint8)
+    labels = cv2.resize(blocks, shape[::-1], interpolation=cv2.INTER_NEAREST)
+    specks = rng.random(labels.shape) < 0.03  # one-pixel specks and holes: their areas decide their fate
+    labels[specks] = rng.choice([ROAD, CAR], size=int(specks.sum())).astype(np.uint8)
+    for config in (DrivableConfig((ROAD,), 0.001, 0.001, True), DrivableConfig((ROAD,), 0.0003, 0.0004, True),
+                   DrivableConfig((ROAD, PAVEMENT), 0.01, 0.02, False), DrivableConfig((CAR,), 0.0002, 0.5, False),
+                   DrivableConfig((ROAD,), 0.0, 0.0, True)):
+        expected = drivable_mask(resize_labels(labels, size), config)
+        got = drivable_mask(labels, config, size)
+        assert got.shape == size
+        np.testing.assert_array_equal(got, expected, err_msg=f"{config} {shape}->{size}")
+
+
+def test_upsampling_counts_the_output_pixels() -> None:
+    import cv2
+
+    from attendseg_ros.drivable import upsampling
+
+    labels = np.arange(6 * 7, dtype=np.uint8).reshape(6, 7)
+    ids = np.arange(6 * 7, dtype=np.int32).reshape(6, 7) % 5
+    for size in [(6, 7), (10, 11), (13, 20), (12, 30)]:
+        resized = cv2.resize(labels, size[::-1], interpolation=cv2.INTER_NEAREST)
+        repeats = upsampling(labels.shape, size)
+        np.testing.assert_array_equal(repeats.pixels().ravel(), np.bincount(resized.ravel(), minlength=labels.size))
+        np.testing.assert_array_equal(repeats.areas(ids, 5), np.bincount(ids.ravel(), repeats.pixels().ravel()))
+        np.testing.assert_array_equal(repeats.crop(1, 2, 3, 4).areas(ids[1:4, 2:6], 5),
+                                      np.bincount(ids[1:4, 2:6].ravel(), repeats.pixels()[1:4, 2:6].ravel(), 5))
+    assert upsampling((6, 7), (5, 20)) is None  # rows dropped: no upsampling

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -67,11 +68,20 @@ import attendseg_ros.ros.segmentation_node  # the node module too
 segmenter = create_segmenter("onnxruntime")  # the embedded INT8 model
 result = FramePipeline(segmenter).run([np.zeros((120, 160, 3), np.uint8)], [list(OUTPUTS)], FrameSettings())
 print(sorted(result.outputs[0]), result.outputs[0]["labels"].shape)
+print("ran:", segmenter.backend, "measured:", sorted(segmenter.selection.timings_ms) if segmenter.selection else [])
 """
 
 
-def test_the_onnxruntime_path_runs_without_torch() -> None:
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino", "auto"])
+def test_the_onnx_paths_run_without_torch(backend: str) -> None:
     """An edge install running the INT8 model should not need torch (it pulled it in through the sidecar)."""
-    result = subprocess.run([sys.executable, "-c", TORCH_FREE], capture_output=True, text=True, timeout=120)
+    if backend != "onnxruntime" and importlib.util.find_spec("openvino") is None:
+        pytest.skip("openvino is not installed")
+    script = TORCH_FREE.replace('create_segmenter("onnxruntime")', f"create_segmenter({backend!r})")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "(120, 160)" in result.stdout
+    if backend == "auto":  # both engines loaded and measured, none left out for lack of torch
+        assert "measured: ['onnxruntime', 'openvino']" in result.stdout, result.stdout
+    else:
+        assert f"ran: {backend} measured: []" in result.stdout, result.stdout

@@ -97,3 +97,25 @@ def test_camera_info_is_the_frames_intrinsics_at_the_output_size(pipeline: Frame
     assert result.outputs[1]["camera_info"] is None
     with pytest.raises(ValueError, match="1 camera geometries"):
         pipeline.run([frame, frame], [["labels"], ["labels"]], FrameSettings(), [camera])
+def test_outputs_equal_the_full_resolution_definitions(pipeline: FramePipeline) -> None:
+    """Resizing once, late, and the drivable mask at the model's resolution change nothing: every output
+    equals its definition on the segmenter's input-resolution results (camera-sized frames, default cleanup,
+    regions whose size decides whether they are kept)."""
+    import cv2
+
+    rng = np.random.default_rng(1)
+    frames = [cv2.resize(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), (640, 480)) for _ in range(2)]
+    frames.append(rng.integers(0, 256, (250, 333, 3), dtype=np.uint8))  # another scale, odd sizes
+    # The random model's two most frequent classes stand in for the drivable ones.
+    counts = np.bincount(np.concatenate([r.labels.ravel() for r in pipeline.segmenter.segment(frames)]), minlength=2)
+    first, second = (int(c) for c in np.argsort(counts)[::-1][:2])
+    for config in (DrivableConfig((first,), 0.001, 0.001, True), DrivableConfig((first, second), 0.002, 0.01, False)):
+        settings = FrameSettings("input", config, CLASSES.palette(), 0.5)
+        result = pipeline.run(frames, [list(OUTPUTS)] * len(frames), settings)
+        for frame, outputs in zip(frames, result.outputs, strict=True):
+            expected = pipeline.segmenter.segment([frame], resolution="input")[0]
+            np.testing.assert_array_equal(outputs["labels"], expected.labels)
+            np.testing.assert_array_equal(outputs["confidence"], expected.confidence)
+            np.testing.assert_array_equal(outputs["drivable_mask"], drivable_mask(expected.labels, config))
+            assert 0 < outputs["drivable_mask"].mean() < 255  # a real mask, not all or nothing
+            np.testing.assert_array_equal(outputs["overlay"], overlay(frame, expected.labels, settings.palette, 0.5))

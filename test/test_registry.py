@@ -42,7 +42,7 @@ def test_resolve_gives_the_backend_default_device_and_never_moves_a_model() -> N
     assert registry.resolve("torch", "fp16", "cuda:1") == "cuda:1"
     with pytest.raises(ValueError, match="tensorrt backend runs on cuda only, not on device 'cpu'"):
         registry.resolve("tensorrt", None, "cpu")
-    with pytest.raises(ValueError, match="for int8 use the onnxruntime or tensorrt backend"):
+    with pytest.raises(ValueError, match="for int8 use the onnxruntime, tensorrt or openvino backend"):
         registry.resolve("torch", "int8")
 
 
@@ -64,5 +64,40 @@ def test_launch_files_offer_the_registered_backends(launch: Path) -> None:
     text = launch.read_text()
     if "backend" not in text:
         pytest.skip(f"{launch.name} has no backend argument")
-    for name in registry.BACKEND_NAMES:
-        assert name in text or "BACKEND_NAMES" in text, f"{launch.name} does not offer {name}"
+    for name in registry.BACKEND_CHOICES:
+        assert name in text or "BACKEND_CHOICES" in text, f"{launch.name} does not offer {name}"
+
+
+def test_openvino_takes_its_own_device_names_and_no_other_backend_does() -> None:
+    assert registry.resolve("openvino") == "cpu"
+    assert registry.resolve("openvino", "int8", "GPU.1") == "GPU.1"
+    assert registry.resolve("openvino", None, "AUTO:GPU,CPU") == "AUTO:GPU,CPU"
+    with pytest.raises(ValueError, match=r"openvino backend runs on cpu or one of its own devices .* device 'cuda'"):
+        registry.resolve("openvino", None, "cuda")
+    with pytest.raises(ValueError, match=r"unknown device 'gpu'.*openvino backend also takes GPU, NPU"):
+        registry.resolve("openvino", None, "gpu")
+    with pytest.raises(ValueError, match="unknown device 'GPU'; use cpu, cuda or cuda:N"):
+        registry.resolve("onnxruntime", None, "GPU")
+    with pytest.raises(ValueError, match="openvino backend runs fp32 or int8, not fp16"):
+        registry.resolve("openvino", "fp16")
+
+
+def test_check_device_accepts_what_some_backend_takes() -> None:
+    for device in ("cpu", "cuda:2", "GPU", "NPU", "AUTO:GPU,CPU"):
+        registry.check_device(device)
+    with pytest.raises(ValueError, match=r"unknown device 'tpu'.*openvino: GPU, NPU"):
+        registry.check_device("tpu")
+
+
+def test_auto_is_every_candidate_at_once() -> None:
+    assert registry.AUTO_CANDIDATES == ("onnxruntime", "openvino")
+    assert registry.DEFAULT_BACKEND in registry.AUTO_CANDIDATES
+    assert registry.resolve("auto") == registry.resolve("auto", "int8", "cpu") == "cpu"
+    with pytest.raises(ValueError, match=r"auto runs onnxruntime or openvino, so each must take this: .*openvino"):
+        registry.resolve("auto", "fp16")
+    with pytest.raises(ValueError, match="each must take this: unknown device 'GPU'"):  # only openvino takes GPU
+        registry.resolve("auto", None, "GPU")
+    # every candidate reads the same model files, so auto has one default model per precision
+    for precision in (None, "int8", "fp32"):
+        assert len({spec.default_model_kind(precision) for spec in registry.specs_for("auto")}) == 1
+    assert resolve_model("auto") == resolve_model("onnxruntime")

@@ -1,8 +1,16 @@
 """attendseg-bench: latency, throughput and memory of a segmentation backend, or several side by side.
 
     attendseg-bench --backend onnxruntime --threads 2 --json bench.json
-    attendseg-bench --compare torch:fp32 onnxruntime:fp32 onnxruntime:int8 --threads 2
+    attendseg-bench --compare onnxruntime:fp32 onnxruntime:int8 openvino:fp32 openvino:int8 --threads 2
+    attendseg-bench --compare torch:fp32 onnxruntime:int8 --option onnxruntime.spin=false
     attendseg-bench --backend torch --device cuda --precision fp16 --batches 1 2 4 8 16 32
+    attendseg-bench --agreement onnxruntime:int8 openvino:int8 --data ../shared/camvid --frames 0
+
+Without ``@MODEL`` a spec runs the embedded model: INT8 is the shipped ``.int8.onnx``, FP32 the
+shipped weights (exported to ONNX on the fly for onnxruntime/openvino), both at the input size of
+their sidecar. The output starts with the CPU's name and the flags that decide INT8 speed
+(avx2, avx512_vnni, avx_vnni, amx_int8). ``--agreement`` runs every spec on real frames of a
+CamVid split and reports, against the first spec, the % of pixels with the same label.
 
 Each iteration times the three stages of :meth:`Segmenter.segment` separately: the shared
 preprocessing (resize to the model input + normalise), the network (``Segmenter.run``: the
@@ -29,15 +37,18 @@ import numpy as np
 from ..data.preprocessing import preprocess
 from ..engines import EngineError, create_segmenter
 from ..engines.base import RESOLUTIONS, Segmentation, restore_size
-from ..registry import BACKEND_NAMES, PRECISIONS
+from ..registry import BACKEND_CHOICES, DEFAULT_BACKEND, PRECISIONS
 
 log = logging.getLogger(__name__)
 
 STAGES = ("preprocess", "network", "resize_to_input")
+# CPU flags that decide which INT8 kernels run: VNNI (AVX512 or AVX) and AMX sum u8 x s8 products
+# in 32 bits; AVX2 alone goes through 16-bit pair sums that saturate with full 8-bit weights.
+CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
 
 
 def benchmark(
-    backend: str = "onnxruntime",
+    backend: str = DEFAULT_BACKEND,
     precision: str | None = None,
     height: int = 360,
     width: int = 480,
@@ -134,22 +145,55 @@ def _system(segmenter: Any) -> dict[str, Any]:
             info["gpu"] = torch.cuda.get_device_name()
     except ImportError:
         pass
+    info["cpu_flags"] = cpu_flags()
     if segmenter.backend == "onnxruntime":
         import onnxruntime
 
         info["onnxruntime"] = onnxruntime.__version__
         info["providers"] = list(getattr(segmenter, "providers", []))
+    if segmenter.backend == "openvino":
+        import openvino
+
+        info["openvino"] = openvino.__version__
+        info["openvino_device"] = segmenter.device
+        info["openvino_config"] = dict(segmenter.config)
+    if segmenter.selection is not None:  # --backend auto: what was measured
+        info["auto_selection"] = segmenter.selection._asdict()
     return info
 
 
-def _cpu_name() -> str:
+def cpu_flags() -> dict[str, bool]:
+    """Which of :data:`CPU_FLAGS` this CPU has (Linux ``/proc/cpuinfo``; all False elsewhere)."""
+    flags = (_cpuinfo_field("flags") or "").split()
+    return {flag: flag in flags for flag in CPU_FLAGS}
+
+
+def cpu_summary() -> str:
+    """One line: the CPU's name, logical CPU count and its INT8-relevant flags."""
+    flags = cpu_flags()
+    present = [name for name, has in flags.items() if has] or ["none"]
+    absent = [name for name, has in flags.items() if not has]
+    family, model = _cpuinfo_field("cpu family"), _cpuinfo_field("model")
+    ident = f", family {family} model {model}" if family and model else ""
+    return (f"CPU: {_cpu_name()} ({os.cpu_count()} logical CPUs{ident}); flags: {' '.join(present)}"
+            + (f" (no {' '.join(absent)})" if absent else ""))
+
+
+def _cpuinfo_field(name: str) -> str | None:
+    """The first ``name : value`` of /proc/cpuinfo (``None`` where there is none)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return None
+    for line in lines:
+        key, sep, value = line.partition(":")
+        if sep and key.strip() == name:
+            return value.strip()
+    return None
+
+
+def _cpu_name() -> str:
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
@@ -166,6 +210,7 @@ def compare(specs: Sequence[str], **common: Any) -> dict[str, Any]:
     """Benchmark several ``backend[:precision][@model]`` specs in this process; ratios are vs the first.
 
     Runs one after another in this process, so ``peak_rss_mb`` only grows from run to run.
+    ``options`` keys ``backend.key`` apply to that backend only (``onnxruntime.spin=false``).
     """
     if not specs:
         raise ValueError("compare needs at least one backend[:precision][@model] spec")
@@ -180,6 +225,89 @@ def compare(specs: Sequence[str], **common: Any) -> dict[str, Any]:
         run["speedup_vs_first"] = base["latency_ms_p50"] / run["latency_ms_p50"]
         run["network_speedup_vs_first"] = base["network_ms_p50"] / run["network_ms_p50"]
     return {"baseline": specs[0], "runs": runs}
+
+
+def agreement(
+    specs: Sequence[str],
+    data: str | Path,
+    split: str = "val",
+    frames: int = 20,
+    threads: int = 0,
+    device: str | None = None,
+    model: str | Path | None = None,
+    options: dict[str, Any] | None = None,
+    batch_size: int = 4,
+) -> dict[str, Any]:
+    """Label agreement of every ``backend[:precision][@model]`` spec with the first, on real frames.
+
+    ``frames`` CamVid frames of ``split`` spread evenly over it (0: all), compared at the model
+    resolution. Per spec: ``label_agreement`` (fraction of pixels with the first spec's label),
+    ``min_frame_agreement`` (the worst frame's) and ``confidence_within_1`` (fraction of pixels
+    whose confidence is within one step of 255).
+    """
+    from ..data.camvid import CamVid
+
+    if len(specs) < 2:
+        raise ValueError("agreement needs at least two backend[:precision][@model] specs")
+    if frames < 0:
+        raise ValueError(f"frames must be >= 0 (0: the whole split), got {frames}")
+    dataset = CamVid(data, split)
+    count = len(dataset) if frames == 0 else min(frames, len(dataset))
+    indices = np.unique(np.linspace(0, len(dataset) - 1, count).astype(int)).tolist()
+    segmenters = []
+    try:
+        for spec in specs:
+            backend, precision, spec_model = parse_spec(spec)
+            segmenters.append(create_segmenter(backend, spec_model or model, precision, device, threads,
+                                               **(options or {})))
+        if len({s.input_size for s in segmenters}) > 1:
+            sizes = {spec: s.input_size for spec, s in zip(specs, segmenters, strict=True)}
+            raise ValueError(f"the specs run at different input sizes {sizes}: labels cannot be compared")
+        same = np.zeros(len(specs)), np.zeros(len(specs))  # equal labels, confidence within 1
+        worst = np.ones(len(specs))
+        pixels = 0
+        for start in range(0, len(indices), batch_size):
+            batch = [dataset[i][0] for i in indices[start : start + batch_size]]
+            results = [s.segment(batch) for s in segmenters]
+            for column, result in enumerate(results):
+                for ref, res in zip(results[0], result, strict=True):
+                    equal = ref.labels == res.labels
+                    same[0][column] += equal.sum()
+                    same[1][column] += (np.abs(ref.confidence.astype(int) - res.confidence.astype(int)) <= 1).sum()
+                    worst[column] = min(worst[column], float(equal.mean()))
+            pixels += sum(r.labels.size for r in results[0])
+    finally:
+        for segmenter in segmenters:
+            segmenter.close()
+    runs = [
+        {
+            "spec": spec,
+            "backend": seg.backend,
+            "precision": seg.precision,
+            "model": str(getattr(seg, "path", "") or spec),
+            "label_agreement": float(same[0][i] / pixels),
+            "min_frame_agreement": float(worst[i]),
+            "confidence_within_1": float(same[1][i] / pixels),
+        }
+        for i, (spec, seg) in enumerate(zip(specs, segmenters, strict=True))
+    ]
+    return {"reference": specs[0], "split": split, "frames": len(indices),
+            "input_size": list(segmenters[0].input_size), "runs": runs}
+
+
+def format_agreement(result: dict[str, Any]) -> str:
+    """A plain-text table of :func:`agreement`, in % of pixels."""
+    header = ["run", "precision", "labels = ref", "worst frame", "confidence +-1"]
+    rows = [header]
+    for i, run in enumerate(result["runs"]):
+        cells = ["(reference)", "", ""] if i == 0 else [
+            f"{100 * run['label_agreement']:.2f} %", f"{100 * run['min_frame_agreement']:.2f} %",
+            f"{100 * run['confidence_within_1']:.2f} %"]
+        rows.append([run["spec"], run["precision"], *cells])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    title = (f"label agreement with {result['reference']} on {result['frames']} {result['split']} frames "
+             f"at {result['input_size'][0]}x{result['input_size'][1]}")
+    return title + "\n" + "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
 
 
 def sweep(batches: Sequence[int], **common: Any) -> dict[str, Any]:
@@ -223,10 +351,12 @@ def _option(text: str) -> tuple[str, Any]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="attendseg-bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--backend", default="onnxruntime", choices=BACKEND_NAMES)
+    p.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKEND_CHOICES,
+                   help="auto: the faster CPU engine here, by a short measurement")
     p.add_argument("--precision", choices=PRECISIONS, help="default: the backend's")
     p.add_argument("--model", help="model file (default: the embedded model)")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the backend's)")
+    p.add_argument("--device", default=None,
+                   help="cpu, cuda or cuda:N; openvino also GPU, NPU, AUTO (default: the backend's)")
     p.add_argument("--height", type=int, default=360, help="frame height (the network runs at the model's input size)")
     p.add_argument("--width", type=int, default=480, help="frame width")
     p.add_argument("--batch", type=int, default=1)
@@ -236,9 +366,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: library default)")
     p.add_argument("--resolution", choices=list(RESOLUTIONS), default="input", help="where results are returned")
     p.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
-                   help="backend option, e.g. cuda_graphs=true, spin=false (repeatable)")
+                   help="backend option, e.g. cuda_graphs=true, spin=false; BACKEND.KEY=VALUE applies to one "
+                        "backend only, e.g. openvino.hint=throughput (repeatable)")
     p.add_argument("--compare", nargs="+", metavar="BACKEND[:PRECISION][@MODEL]",
                    help="benchmark several backends side by side, ratios vs the first")
+    p.add_argument("--agreement", nargs="+", metavar="BACKEND[:PRECISION][@MODEL]",
+                   help="% of pixels labelled as by the first spec, on real frames of --data")
+    p.add_argument("--data", type=Path, help="CamVid folder for --agreement")
+    p.add_argument("--split", default="val", choices=["train", "val", "test"], help="split for --agreement")
+    p.add_argument("--frames", type=int, default=20, help="frames for --agreement, spread over the split (0: all)")
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -252,16 +388,27 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "warmup": args.warmup, "threads": args.threads, "model": args.model, "device": args.device,
         "resolution": args.resolution, "options": dict(args.option),
     }
-    if args.compare and args.batches:
-        raise ValueError("use --compare or --batches, not both")
-    if args.compare:
-        result = compare(args.compare, **common)
-    elif args.batches:
-        result = sweep(args.batches, backend=args.backend, precision=args.precision, **common)
+    if sum(map(bool, (args.compare, args.batches, args.agreement))) > 1:
+        raise ValueError("use one of --compare, --batches and --agreement")
+    print(cpu_summary())
+    if args.agreement:
+        if args.data is None:
+            raise ValueError("--agreement needs --data (a CamVid folder)")
+        result = agreement(args.agreement, args.data, args.split, args.frames, args.threads, args.device,
+                           args.model, common["options"])
+        result["system"] = {"cpu": _cpu_name(), "cpu_flags": cpu_flags()}
+        print(format_agreement(result))
     else:
-        result = benchmark(args.backend, args.precision, **common)
-    runs = result.get("runs", [result])
-    print(format_table(runs))
+        if args.compare:
+            result = compare(args.compare, **common)
+        elif args.batches:
+            result = sweep(args.batches, backend=args.backend, precision=args.precision, **common)
+        else:
+            result = benchmark(args.backend, args.precision, **common)
+        runs = result.get("runs", [result])
+        print(f"network input {runs[0]['input_height']}x{runs[0]['input_width']}, frames "
+              f"{runs[0]['height']}x{runs[0]['width']}, batch {runs[0]['batch']}, threads {runs[0]['threads']}")
+        print(format_table(runs))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

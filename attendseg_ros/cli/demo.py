@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from ..pipeline import OUTPUTS
-from ..registry import BACKEND_NAMES
+from ..registry import BACKEND_CHOICES, DEFAULT_BACKEND
 from ..topics import output_prefix, output_topic
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def wait_for_node(topic: str, model: str | None, backend: str) -> dict[str, Any]
     return {"waiting_on": topic, "outputs": prefix, "exit_code": code}
 
 
-def run_demo(camvid: Path, frames: int = 30, model: str | None = None, backend: str = "onnxruntime",
+def run_demo(camvid: Path, frames: int = 30, model: str | None = None, backend: str = DEFAULT_BACKEND,
              out: Path = Path("demo_out"), topic: str = TOPIC, threads: int = 0) -> dict[str, Any]:
     """Play ``frames`` CamVid val frames through the node process; write overlays + summary.json."""
     from sensor_msgs.msg import Image
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--camvid", help="CamVid folder (default: $CAMVID_DIR or ../shared/camvid)")
     parser.add_argument("--frames", type=int, default=30, help="val frames to play (default 30)")
     parser.add_argument("--model", help="model file (default: the embedded model)")
-    parser.add_argument("--backend", default="onnxruntime", choices=BACKEND_NAMES)
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKEND_CHOICES)
     parser.add_argument("--threads", type=int, default=0, help="backend CPU threads (0 = default)")
     parser.add_argument("--topic", default=TOPIC, help=f"camera topic (default {TOPIC})")
     parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default demo_out/)")

@@ -9,16 +9,17 @@ from pathlib import Path
 import numpy as np
 
 from ..data.camvid import CamVid
-from ..engines import BACKENDS, create_segmenter
+from ..engines import create_segmenter
 from ..evaluation import evaluate
 from ..image_conversion import quiet_opencv
+from ..registry import BACKEND_CHOICES, DEFAULT_BACKEND
 
 
 def evaluate_model(
     data: str | Path,
     split: str = "val",
     model: str | Path | None = None,
-    backend: str = "onnxruntime",
+    backend: str = DEFAULT_BACKEND,
     threads: int = 0,
     batch_size: int = 4,
     plots: str | Path | None = None,
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", required=True, help="CamVid folder (SegNet 11-class or 32-class layout)")
     parser.add_argument("--split", choices=["train", "val", "test"], default="val")
     parser.add_argument("--model", help="model file (.onnx or .safetensors with its .json); default: embedded")
-    parser.add_argument("--backend", choices=BACKENDS, default="onnxruntime")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default=DEFAULT_BACKEND)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--json", dest="json_out", help="write the metrics JSON here")

@@ -26,6 +26,7 @@ from ..bag.evaluate import (
 from ..bag.io import GT_TOPIC, IMAGE_TOPIC, BagError, LabelledFrames
 from ..engines import EngineError, model_info, resolve_model
 from ..image_conversion import quiet_opencv
+from ..registry import BACKEND_CHOICES, DEFAULT_BACKEND
 
 LOGGER = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def evaluate_bag(
     else:
         from ..ros.bag_runner import run_closed_loop
 
-        backend_name = options.get("backend", "onnxruntime")
+        backend_name = options.get("backend", DEFAULT_BACKEND)
         info = model_info(resolve_model(backend_name, options.get("model"), options.get("precision")))
         overrides: dict[str, object] = {}  # what the command line changes; the rest comes from params_file
         if backend is not None:
@@ -94,7 +95,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mode", choices=MODES, default="closed-loop",
                    help="closed-loop: through the real segmentation node over ROS; offline: engine in-process")
     p.add_argument("--params", default=None, help="node parameter YAML (e.g. config/attendseg.yaml)")
-    p.add_argument("--backend", default=None, help="override the backend parameter")
+    p.add_argument("--backend", default=None, choices=BACKEND_CHOICES, help="override the backend parameter")
     p.add_argument("--model", default=None, help="override the model parameter (default: the embedded model)")
     p.add_argument("--rate", choices=RATES, default="max",
                    help="closed-loop playback: as fast as results come back (max) or at the recorded rate")

@@ -26,8 +26,12 @@ def export(
     calib_method: str = "percentile",
     embed: bool = False,
     name: str = DEFAULT_NAME,
+    weight_bits: int | None = None,
 ) -> dict[str, object]:
-    """Write ``OUT/<name>.fp32.onnx``, ``OUT/<name>.int8.onnx`` and the calibration description."""
+    """Write ``OUT/<name>.fp32.onnx``, ``OUT/<name>.int8.onnx`` and the calibration description.
+
+    ``weight_bits``: 7 (default: safe on AVX2 CPUs without VNNI) or 8 (see :func:`quantize_int8`).
+    """
     network, info = load_model(model)
     if input_size is not None:
         info = replace(info, input_size=tuple(input_size))
@@ -35,7 +39,7 @@ def export(
     out = Path(out)
     fp32 = export_onnx(network, info, out / f"{name}.fp32.onnx")
     int8, calibration = quantize_int8(
-        fp32, out / f"{name}.int8.onnx", info, data, calib_split, calib_count, calib_method
+        fp32, out / f"{name}.int8.onnx", info, data, calib_split, calib_count, calib_method, weight_bits=weight_bits
     )
     result: dict[str, object] = {
         "fp32_onnx": str(fp32),
@@ -48,6 +52,7 @@ def export(
         },
         "input_size": list(info.input_size),
         "calibration_frames": len(calibration.frames),
+        "int8_weights": calibration.weights,
     }
     if embed:
         target = weights_dir()
@@ -105,6 +110,10 @@ def main(argv: list[str] | None = None) -> None:
         "--calib-count", type=int, default=32, help="calibration frames (~0.4 GB RAM each at 288x384)"
     )
     parser.add_argument("--calib-method", choices=["minmax", "percentile", "entropy"], default="percentile")
+    parser.add_argument(
+        "--weight-bits", type=int, choices=[7, 8], default=7,
+        help="INT8 weight range: 7 (default; no saturation on AVX2 CPUs without VNNI) or 8 (VNNI/AMX CPUs)",
+    )
     parser.add_argument("--name", default=DEFAULT_NAME)
     parser.add_argument("--embed", action="store_true", help="also install as the package's default model")
     parser.add_argument("--evaluate", metavar="SPLIT", help="then compare FP32 and INT8 on this split")
@@ -113,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         result = export(
             args.model, args.data, args.out, args.input_size, args.calib_split, args.calib_count,
-            args.calib_method, args.embed, args.name,
+            args.calib_method, args.embed, args.name, args.weight_bits,
         )  # fmt: skip
         if args.evaluate:
             rows = compare_precisions(result, args.model, args.data, args.evaluate, args.threads)

@@ -64,12 +64,15 @@ def preprocess(
     frames: Any,
     size: tuple[int, int] | None = None,
     normalization: Normalization = Normalization(),
+    out: np.ndarray | None = None,
 ) -> Any:
     """uint8 RGB frames ``(N, H, W, 3)`` or ``(H, W, 3)`` -> float32 ``(N, 3, h, w)`` network input.
 
     ``size = (h, w)`` resizes bilinearly first (``None`` keeps the frame size); then
     ``(x / 255 - mean) / std`` per channel. NumPy in, NumPy out (OpenCV resize: the node,
     evaluation and engines); a torch tensor in, a tensor out on its device (training).
+    ``out``: a C-contiguous float32 ``(N, 3, h, w)`` array to write into (NumPy only), e.g. one
+    row of a batch; returned.
     """
     if frames.ndim == 3:
         frames = frames[None]
@@ -78,14 +81,21 @@ def preprocess(
     if frames.ndim != 4 or frames.shape[-1] != 3 or not dtype_ok:
         raise ValueError(f"preprocess expects uint8 RGB frames (N, H, W, 3), got {frames.dtype} {tuple(frames.shape)}")
     if is_tensor:
+        if out is not None:
+            raise ValueError("preprocess writes into out= only for NumPy frames")
         return _preprocess_tensor(frames, size, normalization)
-    if size is not None:
-        frames = resize_frames(frames, size)
+    height, width = size if size is not None else frames.shape[1:3]
+    shape = (frames.shape[0], 3, height, width)
+    if out is None:
+        out = np.empty(shape, np.float32)
+    elif out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float32 array of shape {shape}, got {out.dtype} {out.shape}")
     # uint8 in: each channel maps through a 256-entry table (cheaper than float arithmetic on
-    # every pixel), written straight into the planar NCHW output.
+    # every pixel); OpenCV's LUT writes it straight into the planar NCHW output (4x numpy's indexing).
     table = _lookup_table(normalization)
-    out = np.empty((frames.shape[0], 3, *frames.shape[1:3]), np.float32)
     for index, frame in enumerate(frames):
+        if frame.shape[:2] != (height, width):
+            frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
         for channel, plane in enumerate(cv2.split(np.ascontiguousarray(frame))):
-            out[index, channel] = table[channel][plane]
+            cv2.LUT(plane, table[channel], dst=out[index, channel])
     return out

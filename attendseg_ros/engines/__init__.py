@@ -3,13 +3,15 @@
     seg = create_segmenter("onnxruntime")          # the embedded INT8 model on the CPU
     seg = create_segmenter("torch", device="cuda", precision="fp16")
     seg = create_segmenter("tensorrt", precision="int8")   # Jetson: torch2trt + TensorRT, on CUDA
+    seg = create_segmenter("openvino", threads=2)           # the same INT8 ONNX model, OpenVINO
+    seg = create_segmenter("auto")                          # the faster CPU engine here, by measurement
     results = seg.segment(frames, resolution="input")
 
 Which backends exist, what precisions and devices each takes and what it needs installed is
 :data:`attendseg_ros.registry.BACKENDS`; each backend lives in its own module, imported only when
-chosen, so a missing package (onnxruntime, torch, torch2trt/TensorRT) fails only for that backend,
-with an :class:`EngineError` naming what to install. The ONNX Runtime path with an ``.onnx``
-model imports no torch.
+chosen, so a missing package (onnxruntime, openvino, torch, torch2trt/TensorRT) fails only for that
+backend, with an :class:`EngineError` naming what to install. The ONNX Runtime and OpenVINO paths
+with an ``.onnx`` model import no torch.
 """
 
 from __future__ import annotations
@@ -21,10 +23,9 @@ from typing import Any
 
 from .. import registry
 from ..modelfile import ModelFileError, ModelInfo, read_info
-from ..registry import BACKEND_NAMES as BACKENDS
-from ..registry import PRECISIONS
 from ..resources import weights_dir
 from .base import RESOLUTIONS, EngineError, Segmentation, Segmenter
+from .selection import CpuBackendChoice, choose_cpu_backend
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +37,16 @@ _DEFAULT_FILES = {
 }
 
 __all__ = [
-    "BACKENDS",
-    "PRECISIONS",
     "RESOLUTIONS",
+    "CpuBackendChoice",
     "EngineError",
     "Segmentation",
     "Segmenter",
+    "choose_cpu_backend",
     "create_segmenter",
     "default_model_path",
     "model_info",
+    "options_for",
     "resolve_model",
 ]
 
@@ -70,14 +72,33 @@ def default_model_path(kind: str = "onnx") -> Path:
 
 
 def resolve_model(backend: str, model: str | Path | None = None, precision: str | None = None) -> Path:
-    """The model file ``backend`` loads: ``model``, or the embedded one it defaults to."""
+    """The model file ``backend`` loads: ``model``, or the embedded one it defaults to.
+
+    For ``auto`` that of its candidates (all read the same files).
+    """
     if model is not None and str(model) != "":
         return Path(model)
     try:
-        spec = registry.backend(backend)
+        spec = registry.specs_for(backend)[0]
     except ValueError as exc:
         raise EngineError(str(exc)) from exc
     return default_model_path(spec.default_model_kind(precision))
+
+
+def options_for(backend: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The options that apply to ``backend``: plain ``key`` for every backend, ``backend.key`` for one.
+
+    ``{"spin": False, "openvino.hint": "latency"}`` -> ``{"spin": False}`` for onnxruntime and
+    ``{"spin": False, "hint": "latency"}`` for openvino.
+    """
+    chosen = {}
+    for key, value in (options or {}).items():
+        target, dot, name = key.rpartition(".")
+        if not dot:
+            chosen[key] = value
+        elif target == backend:
+            chosen[name] = value
+    return chosen
 
 
 def model_info(path: str | Path) -> ModelInfo:
@@ -92,23 +113,27 @@ def model_info(path: str | Path) -> ModelInfo:
 
 
 def create_segmenter(
-    backend: str = "onnxruntime",
+    backend: str = registry.DEFAULT_BACKEND,
     model: str | Path | None = None,
     precision: str | None = None,
     device: str | None = None,
     threads: int = 0,
     **options: Any,
 ) -> Segmenter:
-    """Create a :class:`Segmenter` for ``backend``.
+    """Create a :class:`Segmenter` for ``backend`` (a name of :data:`attendseg_ros.registry.BACKENDS`, or ``auto``).
 
-    ``model``: a model file (``.onnx`` for onnxruntime; ``.safetensors`` for torch/tensorrt,
-    onnxruntime also accepts it and exports an FP32 ONNX graph on the fly), ``None`` for the
-    embedded default. ``precision``: ``None`` for the backend's default (onnxruntime: what the
-    file holds; torch: fp32 on the CPU, fp16 on CUDA; tensorrt: int8). ``device``: ``cpu``,
-    ``cuda`` or ``cuda:N``; ``None`` for the backend's default (the registry's first device).
-    ``threads``: CPU threads (0: the library's default). ``options``: backend-specific settings
-    (see each backend module). Every failure to create raises :class:`EngineError` naming the
-    file, the device or the package to install.
+    ``model``: a model file (``.onnx`` for onnxruntime/openvino; ``.safetensors`` for torch/tensorrt,
+    onnxruntime and openvino also accept it and export an FP32 ONNX graph on the fly), ``None`` for
+    the embedded default. ``precision``: ``None`` for the backend's default (onnxruntime, openvino:
+    what the file holds; torch: fp32 on the CPU, fp16 on CUDA; tensorrt: int8). ``device``: ``cpu``,
+    ``cuda`` or ``cuda:N``, or a name the backend's library resolves (openvino: GPU, NPU, AUTO);
+    ``None`` for the backend's default (the registry's first device). ``threads``: CPU threads (0:
+    the library's default). ``options``: backend-specific settings (see each backend module);
+    ``backend.key`` applies to that backend only (:func:`options_for`). ``auto`` measures the CPU
+    engines of :data:`attendseg_ros.registry.AUTO_CANDIDATES` on the model and returns the
+    consistently faster one (else onnxruntime), with the measurement in its ``selection``
+    (:mod:`.selection`). Every failure to create raises :class:`EngineError` naming the file,
+    the device or the package to install.
     """
     try:
         device = registry.resolve(backend, precision or None, device)
@@ -117,7 +142,13 @@ def create_segmenter(
     if threads < 0:
         raise EngineError(f"threads must be >= 0 (0: library default), got {threads}")
     path = resolve_model(backend, model, precision)
-    module = _import_backend(backend)
+    if backend == registry.AUTO:
+        from .selection import select_cpu_segmenter
+
+        per_backend = {name: options_for(name, options) for name in registry.AUTO_CANDIDATES}
+        return select_cpu_segmenter(path, precision or None, threads, options=per_backend)[0]
+    options = options_for(backend, options)
+    module = backend_module(backend)
     unknown = sorted(set(options) - set(module.OPTIONS))
     if unknown:
         raise EngineError(f"unknown {backend} option(s) {unknown}; this backend takes {sorted(module.OPTIONS)}")
@@ -129,7 +160,8 @@ def create_segmenter(
     return segmenter
 
 
-def _import_backend(backend: str) -> Any:
+def backend_module(backend: str) -> Any:
+    """The module of ``backend`` (with ``create`` and ``OPTIONS``); :class:`EngineError` naming what to install."""
     spec = registry.BACKENDS[backend]
     try:
         return importlib.import_module(f".{spec.module}", __name__)

@@ -11,12 +11,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from ..data.preprocessing import preprocess
 from ..modelfile import ModelInfo
+
+if TYPE_CHECKING:
+    from .selection import CpuBackendChoice
 
 
 class EngineError(RuntimeError):
@@ -34,15 +38,25 @@ class Segmentation:
 RESOLUTIONS = ("model", "input")
 
 
+def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Class ids resized to ``size = (height, width)``, nearest-neighbour (``labels`` itself when already that size)."""
+    if labels.shape[:2] == tuple(size):
+        return labels
+    return cv2.resize(labels, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+
+
+def resize_confidence(confidence: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Confidence resized to ``size = (height, width)``, bilinear (``confidence`` itself when already that size)."""
+    if confidence.shape[:2] == tuple(size):
+        return confidence
+    return cv2.resize(confidence, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+
+
 def restore_size(result: Segmentation, size: tuple[int, int]) -> Segmentation:
     """``result`` resized to ``size = (height, width)``: labels nearest-neighbour, confidence bilinear."""
-    height, width = size
-    if result.labels.shape == (height, width):
+    if result.labels.shape == tuple(size):
         return result
-    return Segmentation(
-        cv2.resize(result.labels, (width, height), interpolation=cv2.INTER_NEAREST),
-        cv2.resize(result.confidence, (width, height), interpolation=cv2.INTER_LINEAR),
-    )
+    return Segmentation(resize_labels(result.labels, size), resize_confidence(result.confidence, size))
 
 
 class Segmenter(ABC):
@@ -50,6 +64,7 @@ class Segmenter(ABC):
 
     backend: str = ""
     precision: str = ""
+    selection: CpuBackendChoice | None = None  # how ``backend: auto`` chose this engine (None: named directly)
 
     def __init__(self, info: ModelInfo) -> None:
         self.info = info
@@ -76,7 +91,9 @@ class Segmenter(ABC):
         frames = list(frames)
         if not frames:
             return []
-        batch = np.concatenate([preprocess(f, self.input_size, self.info.normalization) for f in frames])
+        batch = np.empty((len(frames), 3, *self.input_size), np.float32)
+        for index, frame in enumerate(frames):  # straight into the batch: no per-frame arrays to concatenate
+            preprocess(frame, self.input_size, self.info.normalization, out=batch[index : index + 1])
         labels, confidence = self.run(batch)
         results = [Segmentation(lab, conf) for lab, conf in zip(labels, confidence, strict=True)]
         if resolution == "input":

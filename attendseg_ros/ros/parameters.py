@@ -36,7 +36,6 @@ from ..pipeline import OUTPUTS
 from ..topics import output_prefix, output_topic
 from .bond import HEARTBEAT_PERIOD
 
-BACKENDS = registry.BACKEND_NAMES
 PRECISIONS = ("", *registry.PRECISIONS)
 RESOLUTIONS = ("input", "model")
 RELIABILITIES = ("best_effort", "reliable")
@@ -98,17 +97,21 @@ def _switch_description(names: list[str]) -> str:
 
 SPECS: tuple[Spec, ...] = (
     # Model (fixed once configured).
-    Spec("model", "", _S, "Model file (.onnx for onnxruntime, .safetensors for torch/tensorrt) with its .json "
-         "sidecar beside it; empty = the embedded default model.", read_only=True),
-    Spec("backend", "onnxruntime", _S, "Inference backend.", read_only=True, choices=BACKENDS),
+    Spec("model", "", _S, "Model file (.onnx for onnxruntime/openvino, .safetensors for torch/tensorrt) with its "
+         ".json sidecar beside it; empty = the embedded default model.", read_only=True),
+    Spec("backend", registry.DEFAULT_BACKEND, _S, f"Inference backend; {registry.AUTO} = the faster of "
+         f"{' and '.join(registry.AUTO_CANDIDATES)} on this CPU, measured at configure (about 2 s, logged), else "
+         f"{registry.DEFAULT_BACKEND}.", read_only=True, choices=registry.BACKEND_CHOICES),
     Spec("precision", "", _S, "Precision; empty = the backend's default (int8 for onnxruntime's default model).",
          read_only=True, choices=PRECISIONS),
-    Spec("device", "", _S, "Device the backend runs on: cpu, cuda or cuda:N; empty = the backend's default "
+    Spec("device", "", _S, "Device the backend runs on: cpu, cuda or cuda:N (openvino also its own: GPU, NPU, "
+         "AUTO); empty = the backend's default "
          f"({', '.join(f'{b.name}: {b.default_device}' for b in registry.BACKENDS.values())}).", read_only=True),
     Spec("threads", 0, _I, "CPU threads for the backend; 0 = the backend's default.", read_only=True,
          int_range=(0, 256)),
     Spec("backend_options", [DEFAULT], _SA, "Backend-specific options as key=value (e.g. [spin=false] for "
-         f"onnxruntime); [{DEFAULT}] = the backend's defaults.", read_only=True),
+         "onnxruntime); backend.key=value applies to that backend only (with backend auto: "
+         f"[onnxruntime.spin=false, openvino.hint=latency]); [{DEFAULT}] = the backend's defaults.", read_only=True),
     # Topics and QoS (fixed once the node starts).
     Spec("camera_topics", ["camera/image_raw"], _SA, "Input image topics; <ns>/image_raw is segmented onto "
          f"<ns>/segmentation/{{{','.join((*OUTPUTS, 'label_info', 'info'))}}}, with <ns>/camera_info as the "
@@ -198,7 +201,7 @@ def validate(name: str, value: Any, class_names: tuple[str, ...] | None = None) 
         return f"{name}: {value!r} is not one of {list(spec.choices)}"
     if name == "device" and value:
         try:
-            registry.parse_device(value)
+            registry.check_device(value)
         except ValueError as exc:
             return f"device: {exc}"
     if name == "camera_topics":

@@ -14,8 +14,11 @@ replaces an unprocessed one, counted as dropped); a worker thread takes the newe
 call and publishes. ``configure`` loads the model, ``activate`` subscribes and starts the worker;
 with ``autostart`` (default) ``main`` does both. Driven by a lifecycle manager (``autostart:
 false``), activate also forms the bond a Nav2 lifecycle manager expects (``bond_timeout``) and
-deactivate breaks it. Every transition logs its cause; one that fails logs why (the traceback at
-debug level), releases what it made and returns FAILURE. ``shutdown`` ends the process.
+deactivate breaks it. With ``backend: auto``, configure first measures the CPU engines on the model
+(a few seconds; :mod:`attendseg_ros.engines.selection`) and logs the timings and the choice;
+``info`` and /diagnostics (``backend``, ``backend_selection``) name the engine that runs. Every
+transition logs its cause; one that fails logs why (the traceback at debug level), releases what it
+made and returns FAILURE. ``shutdown`` ends the process.
 
 ``/diagnostics`` (every ``diagnostics_period``) has one status per camera: the counters of
 :mod:`attendseg_ros.frame_stats` (every frame received ends in exactly one of processed,
@@ -56,6 +59,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from .. import registry
 from ..data.classes import ClassTable
 from ..drivable import DrivableConfig
 from ..frame_stats import CameraStats
@@ -259,9 +263,13 @@ class SegmentationNode(LifecycleNode):
 
         static = self.static
         what = static.model or "the embedded default model"
+        notes = {
+            "tensorrt": " (building a TensorRT engine can take several minutes)",
+            registry.AUTO: f" (measuring {' and '.join(registry.AUTO_CANDIDATES)} on it first, a few seconds)",
+        }
         self.get_logger().info(
             f"loading {what} with backend {static.backend} on {static.device or 'its default device'}"
-            + (" (building a TensorRT engine can take several minutes)" if static.backend == "tensorrt" else "")
+            + notes.get(static.backend, "")
         )
         start = time.monotonic()
         loaded = threading.Event()
@@ -276,6 +284,12 @@ class SegmentationNode(LifecycleNode):
             raise TransitionError(f"cannot load the model: {exc}") from exc
         finally:
             loaded.set()
+        choice = self._segmenter.selection
+        if choice is not None:
+            self.get_logger().info(
+                f"backend {registry.AUTO} chose {choice.backend}: {choice.reason}. Network ms per round: "
+                f"{choice.summary()} ({choice.runs_per_trial} run(s) per round; {choice.seconds:.1f} s with loading)"
+            )
         self._pipeline = FramePipeline(self._segmenter)
         info = self._segmenter.info
         self.get_logger().info(
@@ -682,13 +696,15 @@ class SegmentationNode(LifecycleNode):
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         backend = self._segmenter.backend if self._segmenter is not None else ""
+        choice = self._segmenter.selection if self._segmenter is not None else None
+        extra = {"backend_selection": f"{registry.AUTO}: {choice.reason}"} if choice is not None else {}
         for camera in self._cameras:
             with self._condition:
                 report = camera.stats.report(now)
             status = DiagnosticStatus(name=f"{self.get_name()}: {camera.topic}",
                                       hardware_id=self.get_fully_qualified_name(),
                                       level=_LEVELS[report.level], message=report.message)
-            values = {**report.values, "backend": backend}
+            values = {**report.values, "backend": backend, **extra}
             status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
             array.status.append(status)
         if self._diagnostics_publisher is not None:

@@ -75,6 +75,71 @@ def test_cli_rejects_bad_options() -> None:
         benchmark(iters=0)
 
 
+def test_cpu_summary_names_the_int8_flags() -> None:
+    from attendseg_ros.cli.bench import CPU_FLAGS, cpu_flags, cpu_summary
+
+    flags = cpu_flags()
+    assert set(flags) == set(CPU_FLAGS) >= {"avx2", "avx512_vnni", "avx_vnni", "amx_int8"}
+    summary = cpu_summary()
+    assert summary.startswith("CPU: ")
+    assert all(flag in summary for flag in CPU_FLAGS)  # present ones listed, absent ones after "no"
+    if Path("/proc/cpuinfo").is_file():
+        assert flags == {f: f in Path("/proc/cpuinfo").read_text().split() for f in CPU_FLAGS}
+
+
+def test_backend_qualified_options() -> None:
+    from attendseg_ros.engines import options_for
+
+    options = {"spin": False, "openvino.hint": "throughput", "onnxruntime.optimization": "basic"}
+    assert options_for("openvino", options) == {"spin": False, "hint": "throughput"}
+    assert options_for("onnxruntime", options) == {"spin": False, "optimization": "basic"}
+    assert options_for("torch", None) == {}
+
+
+def test_agreement_between_specs(random_model: dict[str, Path], camvid_dir: Path) -> None:
+    from attendseg_ros.cli.bench import agreement, format_agreement
+
+    int8, fp32 = random_model["onnx_int8"], random_model["onnx_fp32"]
+    result = agreement([f"onnxruntime:int8@{int8}", f"onnxruntime@{int8}", f"onnxruntime:fp32@{fp32}"],
+                       camvid_dir, frames=3, threads=1)
+    assert (result["frames"], result["split"], result["input_size"]) == (3, "val", [96, 128])
+    reference, same_file, other = result["runs"]
+    assert reference["label_agreement"] == same_file["label_agreement"] == 1.0  # the same model, the same engine
+    assert same_file["confidence_within_1"] == 1.0
+    assert other["precision"] == "fp32" and 0 < other["label_agreement"] < 1  # random weights: INT8 changes labels
+    assert other["min_frame_agreement"] <= other["label_agreement"]
+    table = format_agreement(result)
+    assert "(reference)" in table and f"{100 * other['label_agreement']:.2f} %" in table
+    with pytest.raises(ValueError, match="at least two"):
+        agreement(["onnxruntime"], camvid_dir)
+
+
+def test_cli_agreement_needs_data() -> None:
+    with pytest.raises(ValueError, match="--agreement needs --data"):
+        run(["--agreement", "onnxruntime:int8", "openvino:int8"])
+    with pytest.raises(ValueError, match="one of --compare, --batches and --agreement"):
+        run(["--agreement", "onnxruntime", "onnxruntime", "--compare", "onnxruntime"])
+
+
+def test_compare_openvino_beside_onnxruntime(random_model: dict[str, Path], camvid_dir: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
+    """Both engines, FP32 and INT8, one table with the CPU line; agreement on real frames from the CLI."""
+    pytest.importorskip("openvino")
+    fp32, int8 = random_model["onnx_fp32"], random_model["onnx_int8"]
+    specs = [f"onnxruntime:fp32@{fp32}", f"onnxruntime:int8@{int8}", f"openvino:fp32@{fp32}", f"openvino:int8@{int8}"]
+    result = run(["--compare", *specs, "--height", "96", "--width", "128", "--iters", "1", "--warmup", "0",
+                  "--threads", "1", "--option", "onnxruntime.spin=false", "--option", "openvino.hint=latency"])
+    printed = capsys.readouterr().out
+    assert printed.startswith("CPU: ") and "avx512_vnni" in printed
+    assert [(r["backend"], r["precision"]) for r in result["runs"]] == [
+        ("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("openvino", "fp32"), ("openvino", "int8")]
+    assert result["runs"][2]["system"]["openvino_config"]["PERFORMANCE_HINT"] == "LATENCY"
+    assert all(spec in printed for spec in specs)
+    result = run(["--agreement", specs[0], specs[2], "--data", str(camvid_dir), "--frames", "2", "--threads", "1"])
+    assert result["runs"][1]["label_agreement"] >= 0.999  # FP32 in both engines
+    assert "label agreement with" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("args", "reason"),
     [

@@ -34,3 +34,13 @@ def test_unreadable_model_is_a_clear_error(tiny_camvid: Path, tmp_path: Path,
     with pytest.raises(SystemExit) as exit_info:
         export_cli.main(["--model", str(bad), "--data", str(tiny_camvid), "--out", str(tmp_path / "o")])
     assert exit_info.value.code == 1 and "bad" in capsys.readouterr().err
+
+
+def test_weight_bits_option(tiny_camvid: Path, random_model: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "w8"
+    export_cli.main(["--model", str(random_model["safetensors"]), "--data", str(tiny_camvid), "--out", str(out),
+                     "--calib-count", "2", "--input-size", "64", "96", "--weight-bits", "8"])
+    result = json.loads((out / "export.json").read_text())
+    assert result["int8_weights"] == "int8 symmetric, per output channel"
+    with pytest.raises(SystemExit):
+        export_cli.main(["--model", "m", "--data", "d", "--out", "o", "--weight-bits", "6"])

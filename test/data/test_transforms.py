@@ -80,3 +80,22 @@ def test_augmentation_gamma_jitter_darkens_and_brightens() -> None:
     assert int(out[:, 0, 0].max()) == 0 and int(out[:, 0, 1].min()) == 255
     plain = Augmentation(crop=(8, 8), scale_range=(1.0, 1.0), flip=False, brightness=0, contrast=0, saturation=0)
     assert torch.equal(plain(images, labels, 11, torch.Generator().manual_seed(0))[0], images)
+
+
+def test_preprocess_is_exactly_the_formula_and_writes_into_out() -> None:
+    """The lookup tables (OpenCV's LUT straight into the batch) give bit for bit (x / 255 - mean) / std."""
+    import cv2
+
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    norm = Normalization()
+    resized = cv2.resize(frame, (40, 30), interpolation=cv2.INTER_LINEAR).astype(np.float64)
+    expected = ((resized / 255.0 - np.asarray(norm.mean)) / np.asarray(norm.std)).astype(np.float32).transpose(2, 0, 1)
+    batch = np.full((3, 3, 30, 40), np.nan, np.float32)
+    returned = preprocess(frame[:, :, :], (30, 40), norm, out=batch[1:2])
+    assert np.shares_memory(returned, batch)
+    np.testing.assert_array_equal(batch[1], expected)
+    assert np.isnan(batch[0]).all() and np.isnan(batch[2]).all()  # only its row written
+    np.testing.assert_array_equal(preprocess(np.ascontiguousarray(frame[::-1])[::-1], (30, 40), norm)[0], expected)
+    with pytest.raises(ValueError, match=r"out must be a C-contiguous float32 array of shape \(1, 3, 30, 40\)"):
+        preprocess(frame, (30, 40), norm, out=np.empty((1, 3, 40, 30), np.float32))

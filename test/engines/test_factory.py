@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from attendseg_ros import engines
-from attendseg_ros.engines import BACKENDS, EngineError, create_segmenter, default_model_path
+from attendseg_ros import engines, registry
+from attendseg_ros.engines import EngineError, create_segmenter, default_model_path
 
 
 def _copy_model(source: Path, target: Path) -> Path:
@@ -27,12 +27,36 @@ def _edit_sidecar(path: Path, **changes: object) -> None:
 
 
 def test_backends_are_listed() -> None:
-    assert BACKENDS == ("onnxruntime", "torch", "tensorrt")
+    assert registry.BACKEND_NAMES == ("onnxruntime", "torch", "tensorrt", "openvino")
+    assert registry.BACKEND_CHOICES[:-1] == registry.BACKEND_NAMES and registry.BACKEND_CHOICES[-1] == "auto"
 
 
 def test_unknown_backend_lists_the_choices() -> None:
-    with pytest.raises(EngineError, match=r"unknown backend 'openvino'.*onnxruntime, torch, tensorrt"):
-        create_segmenter("openvino")
+    with pytest.raises(EngineError, match=r"unknown backend 'tflite'.*onnxruntime, torch, tensorrt, openvino, auto"):
+        create_segmenter("tflite")
+
+
+_WITHOUT_OPENVINO = """
+import sys
+sys.modules["openvino"] = None  # any "import openvino" now raises ImportError, as when not installed
+from attendseg_ros.engines import EngineError, create_segmenter
+create_segmenter("onnxruntime", sys.argv[1]).close()  # the other backends are unaffected
+try:
+    create_segmenter("openvino", sys.argv[1])
+except EngineError as exc:
+    print(exc)
+"""
+
+
+def test_missing_openvino_names_the_install_command(random_model: dict[str, Path]) -> None:
+    """A missing openvino fails only when chosen, with an EngineError saying what to install."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _WITHOUT_OPENVINO, str(random_model["onnx_int8"])],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "the openvino backend needs 'openvino', which is not installed: pip install openvino" in result.stdout
 
 
 def test_unknown_precision_and_device(random_model: dict[str, Path]) -> None:
@@ -131,7 +155,7 @@ def test_wrong_file_kind_per_backend(random_model: dict[str, Path]) -> None:
 
 
 def test_torch_precisions(random_model: dict[str, Path]) -> None:
-    with pytest.raises(EngineError, match="for int8 use the onnxruntime or tensorrt backend"):
+    with pytest.raises(EngineError, match="for int8 use the onnxruntime, tensorrt or openvino backend"):
         create_segmenter("torch", random_model["safetensors"], precision="int8")
     with pytest.raises(EngineError, match="fp16 with the torch backend needs device='cuda'"):
         create_segmenter("torch", random_model["safetensors"], precision="fp16")

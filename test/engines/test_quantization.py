@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import collections
+import json
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 from onnx import numpy_helper
 
 from attendseg_ros.checkpoint import read_info
@@ -132,3 +134,24 @@ def test_calibration_reader_slices_cover_every_frame(random_model: dict[str, Pat
     reader.set_range(1, 3)
     batches = [reader.get_next(), reader.get_next(), reader.get_next()]
     assert batches[2] is None and all(b["input"].shape == (1, 3, 96, 128) for b in batches[:2])
+
+
+def test_full_eight_bit_weights_on_request(random_model: dict[str, Path], camvid_dir: Path, tmp_path: Path) -> None:
+    """``weight_bits=8`` (VNNI/AMX CPUs): the CPU form with the full int8 weight range, recorded as such."""
+    info = read_info(random_model["onnx_fp32"])
+    path, calibration = quantize_int8(
+        random_model["onnx_fp32"], tmp_path / "w8.int8.onnx", info, camvid_dir, count=2, method="minmax",
+        weight_bits=8,
+    )
+    weights = _conv_weights(path)
+    assert max(int(np.abs(w.astype(int)).max()) for w in weights) == 127
+    assert calibration.weights == "int8 symmetric, per output channel"
+    assert calibration.activations == "uint8 asymmetric"  # still the CPU form
+    default = json.loads(random_model["onnx_int8"].with_suffix(".calibration.json").read_text())
+    assert default["weights"].endswith("7-bit range")
+
+
+def test_weight_bits_must_be_seven_or_eight(random_model: dict[str, Path], camvid_dir: Path, tmp_path: Path) -> None:
+    info = read_info(random_model["onnx_fp32"])
+    with pytest.raises(ValueError, match=r"weight_bits must be 7 \(reduce_range\) or 8 \(full range\), got 4"):
+        quantize_int8(random_model["onnx_fp32"], tmp_path / "w4.onnx", info, camvid_dir, count=1, weight_bits=4)

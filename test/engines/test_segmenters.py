@@ -11,12 +11,23 @@ import pytest
 from attendseg_ros.engines import Segmentation, create_segmenter
 from attendseg_ros.engines.base import Segmenter
 
-# (backend, model file key, expected precision); onnxruntime from safetensors exports FP32 on the fly
+try:
+    import openvino  # noqa: F401
+except ImportError:
+    HAVE_OPENVINO = False
+else:
+    HAVE_OPENVINO = True
+_needs_openvino = pytest.mark.skipif(not HAVE_OPENVINO, reason="openvino is not installed (pip install openvino)")
+
+# (backend, model file key, expected precision); onnxruntime/openvino from safetensors export FP32 on the fly
 CPU_CONFIGS = [
     ("onnxruntime", "onnx_fp32", "fp32"),
     ("onnxruntime", "onnx_int8", "int8"),
     ("onnxruntime", "safetensors", "fp32"),
     ("torch", "safetensors", "fp32"),
+    pytest.param(("openvino", "onnx_fp32", "fp32"), marks=_needs_openvino),
+    pytest.param(("openvino", "onnx_int8", "int8"), marks=_needs_openvino),
+    pytest.param(("openvino", "safetensors", "fp32"), marks=_needs_openvino),
 ]
 ODD_SIZES = [(97, 131), (96, 128), (360, 480), (64, 201)]
 

@@ -140,13 +140,14 @@ def test_bond_only_for_a_managed_node() -> None:
 
 
 def test_choices_come_from_the_registry() -> None:
-    assert parameters.SPEC_BY_NAME["backend"].choices == registry.BACKEND_NAMES
+    assert parameters.SPEC_BY_NAME["backend"].choices == registry.BACKEND_CHOICES
+    assert "auto" in registry.BACKEND_CHOICES and parameters.SPEC_BY_NAME["backend"].default == "onnxruntime"
     assert set(parameters.SPEC_BY_NAME["precision"].choices) == {"", *registry.PRECISIONS}
 
 
 def test_devices_are_the_engines_devices() -> None:
     """The node refused cuda:1 although the engines take it."""
-    for device in ("cpu", "cuda", "cuda:0", "cuda:1", ""):
+    for device in ("cpu", "cuda", "cuda:0", "cuda:1", "", "GPU", "GPU.1", "NPU"):  # OpenVINO's names too
         assert parameters.validate("device", device) is None, device
     for device in ("gpu", "cuda:", "cuda:x", "cpu:0", "CUDA"):
         assert "cpu, cuda or cuda:N" in parameters.validate("device", device), device

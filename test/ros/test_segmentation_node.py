@@ -7,6 +7,7 @@ ones check start-up failures, failed configures and shutdown.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -591,3 +592,42 @@ def test_failed_configure_logs_the_cause_releases_everything_and_shutdown_exits(
         assert client.change_state("shutdown", node=node_name)
         assert node.wait(TIMEOUT) == 0
         assert "finalized: exiting" in node.log_text()
+
+
+def test_backend_auto_measures_logs_and_reports_the_engine_that_runs(random_model: dict[str, Path],
+                                                                      tmp_path: Path) -> None:
+    """backend:=auto reaches active after measuring the CPU engines; log, info and diagnostics name the choice."""
+    import importlib.util
+
+    from attendseg_ros import registry
+
+    installed = [name for name in registry.AUTO_CANDIDATES if importlib.util.find_spec(name) is not None]
+    node_name, camera = f"{NODE_NAME}_auto", "/cam_auto/image_raw"
+    parameters = {"model": str(random_model["onnx_int8"]), "backend": "auto", "threads": 1,
+                  "camera_topics": [camera], "diagnostics_period": 0.3,
+                  "backend_options": ["onnxruntime.spin=false", "openvino.hint=latency"]}
+    with NodeProcess(parameters, name=node_name, log_path=tmp_path / "node.log") as node, \
+            Client("attendseg_test_auto", watch=node) as client:
+        info = client.collect(_info_type(), "/cam_auto/segmentation/info", LATCHED)
+        diagnostics = client.collect(DiagnosticArray, "/diagnostics")
+        labels = client.collect(Image, "/cam_auto/segmentation/labels")
+        client.spin_until(lambda: info, START_TIMEOUT, "the node's info message")
+        assert client.get_state(node=node_name) == "active"
+        chosen = info[-1].backend
+        assert chosen in installed
+        log = node.log_text()
+        line = next((x for x in log.splitlines() if "backend auto chose" in x), None)
+        assert line is not None, log
+        assert f"backend auto chose {chosen}: " in line and "Network ms per round: " in line
+        for name in installed:  # every installed engine was measured: its per-round times are in the line
+            assert re.search(rf"{name} [0-9.]+/[0-9.]+/[0-9.]+ ms", line), line
+        if len(installed) == 1:
+            assert f"only {chosen} could be measured" in line
+        else:
+            assert "faster in all 3 rounds" in line  # a winner by the margin, or none: onnxruntime kept
+        status = client.spin_until(lambda: latest_status(diagnostics, camera), TIMEOUT, "diagnostics about the camera")
+        values = {kv.key: kv.value for kv in status.values}
+        assert values["backend"] == chosen
+        assert values["backend_selection"].startswith("auto: ") and chosen in values["backend_selection"]
+        header = stamp_header(7, 0, "auto")
+        client.publish_until(camera, bgr_image(header), lambda: _has(labels, 7), TIMEOUT, "labels from auto")
