@@ -26,6 +26,16 @@ def _pyplot():  # returns matplotlib.pyplot
     return plt
 
 
+def _save(plt, fig, path: str | Path, dpi: int = 120) -> Path:  # plt: matplotlib.pyplot
+    """Lay out, write and close one figure as a PNG at ``path`` (its folder is created)."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str | Path, normalize: bool = True) -> Path:
     """Confusion matrix as a PNG (rows = ground truth, columns = prediction; row-normalised by default).
 
@@ -56,12 +66,7 @@ def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str 
                 ax.text(col, row, text, ha="center", va="center", fontsize=6, color=colour)
     ax.set_title("confusion matrix" + (" (row-normalised)" if normalize else ""))
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_class_iou(class_iou: Sequence[float | None], names: Sequence[str], path: str | Path) -> Path:
@@ -90,12 +95,7 @@ def plot_class_iou(class_iou: Sequence[float | None], names: Sequence[str], path
         ax.axvline(float(np.mean(finite)), color="tab:red", linestyle="--", label=f"mIoU {np.mean(finite):.3f}")
         ax.legend(loc="lower right", fontsize=8)
     ax.set_title("per-class IoU")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def write_png(path: str | Path, rgb: np.ndarray) -> Path:
@@ -197,12 +197,7 @@ def plot_training_curve(history: Sequence[Mapping[str, object]], path: str | Pat
         axis.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def class_iou_table(reports: Mapping[str, Mapping[str, object]], class_names: Sequence[str]) -> str:
