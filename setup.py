@@ -43,6 +43,7 @@ setup(
             "attendseg-train = attendseg_ros.cli.train:main",
             "attendseg-train-bench = attendseg_ros.cli.train_bench:main",
             "attendseg-train-report = attendseg_ros.cli.train_report:main",
+            "attendseg-pack-camvid = attendseg_ros.cli.pack_camvid:main",
             "attendseg-eval = attendseg_ros.cli.evaluate:main",
             "attendseg-export = attendseg_ros.cli.export:main",
             "attendseg-bench = attendseg_ros.cli.bench:main",

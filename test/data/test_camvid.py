@@ -70,3 +70,18 @@ def test_unreadable_files_are_named(tmp_path: Path) -> None:
         CamVid(tmp_path, "val")[0]
     with pytest.raises(DatasetError, match="neither"):
         CamVid(tmp_path / "val", "val")
+
+
+def test_packed_copy_reads_as_the_original(tiny_camvid: Path, tmp_path: Path) -> None:
+    from attendseg_ros.data import pack_segnet
+
+    summary = pack_segnet(tiny_camvid, tmp_path / "packed", splits=("val",), quality=95)
+    original, packed = CamVid(tiny_camvid, "val"), CamVid(tmp_path / "packed", "val")
+    assert summary["frames"] == len(packed) == len(original) == 4
+    assert all(s.image.suffix == ".webp" for s in packed.samples)
+    assert summary["psnr_db"] > 35
+    for (image_a, labels_a), (image_b, labels_b) in zip(
+        (original[i] for i in range(4)), (packed[i] for i in range(4)), strict=True
+    ):
+        assert np.array_equal(labels_a, labels_b)
+        assert np.abs(image_a.astype(int) - image_b.astype(int)).mean() < 3
