@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), help="default: the sidecar's")
     parser.add_argument("--calib-split", default="train")
     parser.add_argument(
-        "--calib-count", type=int, default=32, help="calibration frames (~0.4 GB RAM each at 288x384)"
+        "--calib-count", type=int, default=32, help="calibration frames (fed two at a time: memory flat in the count)"
     )
     parser.add_argument("--calib-method", choices=["minmax", "percentile", "entropy"], default="percentile")
     parser.add_argument(
