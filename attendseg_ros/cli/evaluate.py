@@ -24,9 +24,11 @@ def evaluate_model(
     batch_size: int = 4,
     plots: str | Path | None = None,
     progress: bool | None = None,
+    sequences: tuple[str, ...] | None = None,
 ) -> dict[str, object]:
-    """Metrics of ``model`` (default: the embedded one) on ``split``; optional plots in ``plots``."""
-    dataset = CamVid(data, split)
+    """Metrics of ``model`` (default: the embedded one) on ``split`` (only the drives in ``sequences``
+    when given, e.g. the leave-one-sequence-out proxy ``train`` / ``("0006R0",)``); optional plots."""
+    dataset = CamVid(data, split, sequences=sequences)
     segmenter = create_segmenter(backend, model=model, threads=threads)
     try:
         if segmenter.info.classes.num_classes != dataset.classes.num_classes:
@@ -41,7 +43,7 @@ def evaluate_model(
         confusion, report = evaluate(predict, dataset, batch_size=batch_size, progress=progress)
         report.update(
             {
-                "split": split,
+                "split": split if sequences is None else f"{split}:{','.join(sequences)}",
                 "model": segmenter.info.name,
                 "backend": segmenter.backend,
                 "precision": segmenter.precision,
@@ -92,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="attendseg-eval", description=__doc__)
     parser.add_argument("--data", required=True, help="CamVid folder (SegNet 11-class or 32-class layout)")
     parser.add_argument("--split", choices=["train", "val", "test"], default="val")
+    parser.add_argument(
+        "--sequences", nargs="+", metavar="SEQ", help="only these drives, e.g. --split train --sequences 0006R0"
+    )
     parser.add_argument("--model", help="model file (.onnx or .safetensors with its .json); default: embedded")
     parser.add_argument("--backend", choices=BACKEND_CHOICES, default=DEFAULT_BACKEND)
     parser.add_argument("--threads", type=int, default=0)
@@ -102,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     quiet_opencv()  # our errors name the file; OpenCV's own warning would come first, unasked
     try:
         report = evaluate_model(
-            args.data, args.split, args.model, args.backend, args.threads, args.batch_size, args.plots
+            args.data, args.split, args.model, args.backend, args.threads, args.batch_size, args.plots,
+            sequences=tuple(args.sequences) if args.sequences else None,
         )
     except (OSError, ValueError, RuntimeError) as exc:
         parser.exit(1, f"attendseg-eval: error: {exc}\n")

@@ -25,6 +25,20 @@ def test_report_json_and_plots(tiny_camvid: Path, random_model: dict[str, Path],
     assert {"confusion.png", "class_iou.png"} <= plots and any(n.startswith("overlay_") for n in plots)
 
 
+def test_sequences_select_the_drive(tiny_camvid: Path, random_model: dict[str, Path], tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "proxy.json"
+    eval_cli.main(["--data", str(tiny_camvid), "--split", "train", "--sequences", "0016E5", "--model",
+                   str(random_model["onnx_fp32"]), "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert report["frames"] == 4 and report["split"] == "train:0016E5"
+    with pytest.raises(SystemExit) as exit_info:
+        eval_cli.main(["--data", str(tiny_camvid), "--split", "train", "--sequences", "0006R0", "--model",
+                       str(random_model["onnx_fp32"])])
+    assert exit_info.value.code == 1
+    assert "0006R0" in capsys.readouterr().err
+
+
 def test_torch_and_onnx_backends_agree(tiny_camvid: Path, random_model: dict[str, Path]) -> None:
     torch_report = eval_cli.evaluate_model(tiny_camvid, "val", random_model["safetensors"], backend="torch")
     onnx_report = eval_cli.evaluate_model(tiny_camvid, "val", random_model["onnx_fp32"], backend="onnxruntime")
