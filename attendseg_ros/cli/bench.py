@@ -371,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", nargs="+", metavar="BACKEND[:PRECISION][@MODEL]",
                    help="benchmark several backends side by side, ratios vs the first")
     p.add_argument("--agreement", nargs="+", metavar="BACKEND[:PRECISION][@MODEL]",
-                   help="% of pixels labelled as by the first spec, on real frames of --data")
+                   help="share of pixels (%%) labelled as by the first spec, on real frames of --data")
     p.add_argument("--data", type=Path, help="CamVid folder for --agreement")
     p.add_argument("--split", default="val", choices=["train", "val", "test"], help="split for --agreement")
     p.add_argument("--frames", type=int, default=20, help="frames for --agreement, spread over the split (0: all)")
