@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterType
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -47,6 +48,7 @@ _S, _B, _I, _F = (
     ParameterType.PARAMETER_INTEGER,
     ParameterType.PARAMETER_DOUBLE,
 )
+FINAL_ACK_TIMEOUT = 5.0  # seconds to wait for report subscribers to acknowledge the final report
 
 SPECS: tuple[Spec, ...] = (
     Spec("labels_topic", "/camera/segmentation/labels", _S, "Predicted labels (mono8 class ids).", read_only=True),
@@ -218,6 +220,12 @@ class EvaluationNode(Node):
             path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         if rclpy.ok(context=self.context):
             self.publish_report(final=True)
+            # The process usually exits right after this: a reliable subscriber whose copy was lost would
+            # never get the final report once the publisher is gone, so wait for every acknowledgement.
+            if not self.report_publisher.wait_for_all_acked(Duration(seconds=FINAL_ACK_TIMEOUT)):
+                self.get_logger().warning(
+                    f"not every report subscriber acknowledged the final report within {FINAL_ACK_TIMEOUT:g} s"
+                )
         self.get_logger().info(
             f"final: {report['frames']} frames, {report['frames_missing']} missing, miou {report['miou']}"
             + (f", written to {self.output_json}" if self.output_json else "")

@@ -83,7 +83,12 @@ def _connect(graph: Any, labels: str, truth: str, report: str) -> tuple[list, An
 
 def _final(executor: SingleThreadedExecutor, reports: list, process: subprocess.Popen) -> EvaluationReport:
     """The final report, once the process has ended by itself with status 0."""
-    final = _spin_until(executor, lambda: next((r for r in reports if r.final), None), "the final report")
+    try:
+        final = _spin_until(executor, lambda: next((r for r in reports if r.final), None), "the final report")
+    except AssertionError as exc:  # say what the node said, to tell a lost report from a node that never ended
+        process.kill()
+        output = process.communicate()[0] if process.stdout else ""
+        raise AssertionError(f"{exc}; the node's output:\n{output}") from None
     assert process.wait(TIMEOUT) == 0, process.stdout.read() if process.stdout else ""
     return final
 
