@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 from rclpy.duration import Duration
 from rclpy.exceptions import ParameterAlreadyDeclaredException
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 
 BOND_TOPIC = "bond"
@@ -145,9 +146,13 @@ class ManagerBond:
             self._stopping = True
         if bond is None:
             return
-        bond.break_bond()
-        bond.wait_until_broken(Duration(seconds=answer_timeout))
-        bond.pub.wait_for_all_acked(Duration(seconds=ack_timeout))
+        # After Ctrl-C the context is already shut down: nothing can be sent any more (rcl raises), and
+        # the manager sees the break as missing heartbeats. A shutdown racing with this is the same.
+        if self.node.context.ok():
+            with contextlib.suppress(_rclpy.RCLError):
+                bond.break_bond()
+                bond.wait_until_broken(Duration(seconds=answer_timeout))
+                bond.pub.wait_for_all_acked(Duration(seconds=ack_timeout))
         bond.shutdown()
         # bondpy destroys its entities itself but leaves them in the node's lists: remove them
         self.node.destroy_subscription(bond.sub)

@@ -132,7 +132,10 @@ class NodeProcess:
         return self.process.poll()
 
     def log_text(self) -> str:
-        self._log.flush()
+        if not self._log.closed:  # after stop() the file is complete (and gone, if temporary)
+            self._log.flush()
+        if not self.log_path.exists():
+            return f"(the log {self.log_path} was temporary and is deleted)"
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def tail(self, lines: int = 20) -> str:
