@@ -20,7 +20,6 @@ import sys
 import time
 
 import rclpy
-from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.publisher import Publisher
@@ -29,6 +28,7 @@ from rclpy.utilities import remove_ros_args
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosReliability
 
 from ..bag.io import BagError, RecordedMessages
+from .messages import wait_for_acknowledgement
 
 NODE_NAME = "attendseg_play_bag"
 ACK_TIMEOUT = 10.0  # seconds to wait for reliable subscribers to acknowledge the last messages
@@ -109,8 +109,7 @@ class BagPlayer(Node):
             self.publishers_by_topic[topic].publish(raw)
             published += 1
         for topic, publisher in self.publishers_by_topic.items():
-            if not publisher.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT)):
-                self.get_logger().warning(f"{topic}: not every subscriber acknowledged within {ACK_TIMEOUT:.0f} s")
+            wait_for_acknowledgement(publisher, ACK_TIMEOUT, self.get_logger(), topic)
         self.get_logger().info(f"played {published} messages in {time.monotonic() - start:.1f} s")
         return published
 

@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterType
-from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -39,7 +38,7 @@ from ..data.classes import ClassTable, load_class_table
 from ..image_conversion import ImageConversionError, image_to_labels
 from ..interop.class_map import ClassMap, load_class_map
 from ..msg import EvaluationReport
-from .messages import stamp_ns
+from .messages import stamp_ns, wait_for_acknowledgement
 from .parameters import Spec
 
 _S, _B, _I, _F = (
@@ -222,10 +221,7 @@ class EvaluationNode(Node):
             self.publish_report(final=True)
             # The process usually exits right after this: a reliable subscriber whose copy was lost would
             # never get the final report once the publisher is gone, so wait for every acknowledgement.
-            if not self.report_publisher.wait_for_all_acked(Duration(seconds=FINAL_ACK_TIMEOUT)):
-                self.get_logger().warning(
-                    f"not every report subscriber acknowledged the final report within {FINAL_ACK_TIMEOUT:g} s"
-                )
+            wait_for_acknowledgement(self.report_publisher, FINAL_ACK_TIMEOUT, self.get_logger(), "final report")
         self.get_logger().info(
             f"final: {report['frames']} frames, {report['frames_missing']} missing, miou {report['miou']}"
             + (f", written to {self.output_json}" if self.output_json else "")

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from rclpy.duration import Duration
+from rclpy.impl.rcutils_logger import RcutilsLogger
+from rclpy.publisher import Publisher
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -24,6 +27,18 @@ def array_to_image(array: np.ndarray, header: Header, encoding: str | None = Non
     msg.is_bigendian, msg.step = fields.is_bigendian, fields.step
     msg.data = fields.data
     return msg
+
+
+def wait_for_acknowledgement(publisher: Publisher, timeout: float, logger: RcutilsLogger, what: str) -> bool:
+    """Wait up to ``timeout`` s until every reliable subscriber has acknowledged what ``publisher`` sent.
+
+    Call before a publisher goes (or the process exits) so that a lost copy is re-sent; False, with a
+    warning naming ``what``, when some subscriber had not acknowledged in time.
+    """
+    if publisher.wait_for_all_acked(Duration(seconds=timeout)):
+        return True
+    logger.warning(f"{what}: not every subscriber acknowledged within {timeout:g} s")
+    return False
 
 
 def stamp_ns(msg: Any) -> int:
