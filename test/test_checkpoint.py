@@ -31,6 +31,16 @@ def test_round_trip_rebuilds_the_same_model(saved: tuple[Path, torch.nn.Module])
     assert path.read_bytes()[:8] != b"\x80\x02\x8a\x0a"  # safetensors, not a pickle
 
 
+def test_round_trip_keeps_the_architecture_options(tmp_path: Path) -> None:
+    model = create_model("attendseg_camvid11_stem").eval()
+    info = ModelInfo(config=model.config, classes=load_class_table(), input_size=(96, 128))
+    loaded, loaded_info = load_model(save_model(tmp_path / "stem.safetensors", model, info))
+    assert loaded_info.config.stem_skip_channels == 32 and loaded.refine2 is not None
+    x = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
 def test_missing_sidecar(saved: tuple[Path, torch.nn.Module]) -> None:
     path, _ = saved
     path.with_suffix(".json").unlink()

@@ -18,6 +18,8 @@ class AttendSegConfig:
     deep_stride: int = 4  # the large-stride reduction from 1/8 to 1/32
     decoder_channels: tuple[int, int] = (96, 128)  # refinement at 1/8 and at 1/4
     decoder_depths: tuple[int, int] = (1, 2)
+    # > 0: a third refinement at 1/2 joins the stem feature (thin structures); 0: the decoder ends at 1/4
+    stem_skip_channels: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import torch
 
 from attendseg_ros.model import AttendSeg, create_model, measure
 from attendseg_ros.model.blocks import AttentionCondenser
+from attendseg_ros.model.complexity import unsupported_ops
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +89,31 @@ def test_paper_size_targets() -> None:
     assert abs(result.macs - 7.45e9) / 7.45e9 <= 0.15
     assert result.weight_memory_mb_int8 == pytest.approx(1.19, rel=0.10)
     assert result.weight_memory_mb_fp32 == pytest.approx(4 * result.weight_memory_mb_int8)
+
+
+def test_stem_skip_stays_within_the_paper_size() -> None:
+    """Feeding the 1/2 stem feature into the decoder keeps Table 1's budget (+-10 % params, +-15 % MACs)."""
+    plain, stem = (
+        measure(create_model("attendseg"), 512, 512),
+        measure(create_model("attendseg", stem_skip_channels=32), 512, 512),
+    )
+    assert abs(stem.params - 1.19e6) / 1.19e6 <= 0.10
+    assert abs(stem.macs - 7.45e9) / 7.45e9 <= 0.15
+    assert 1.0 < stem.macs / plain.macs < 1.06
+
+
+def test_stem_skip_decoder_reads_the_stem_feature() -> None:
+    torch.manual_seed(0)
+    plain, stem = create_model("attendseg_camvid11").eval(), create_model("attendseg_camvid11_stem").eval()
+    assert plain.refine2 is None and stem.config.stem_skip_channels == 32
+    assert stem.head.in_channels == 32 and plain.head.in_channels == plain.config.decoder_channels[1]
+    assert unsupported_ops(stem, torch.zeros(1, 3, 64, 64)) == set()
+    x = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        before = stem(x)
+        assert before.shape == (1, 11, 96, 128)
+        stem.refine2.skip_adapt[0].weight.zero_()  # cut the 1/2 path: the output must change
+        assert not torch.allclose(stem(x), before)
 
 
 def test_variants_differ_only_in_head() -> None:
