@@ -39,10 +39,10 @@ def random_model(tmp_path_factory: pytest.TempPathFactory, camvid_dir: Path) -> 
     """
     import torch
 
-    from attendseg_ros.checkpoint import ModelInfo, save_model
     from attendseg_ros.data import load_class_table
-    from attendseg_ros.export import export_onnx, quantize_int8
     from attendseg_ros.model import create_model
+    from attendseg_ros.modelfiles.checkpoint import ModelInfo, save_model
+    from attendseg_ros.modelfiles.export import export_onnx, quantize_int8
 
     torch.manual_seed(0)
     model = create_model("attendseg_camvid11").eval()

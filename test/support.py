@@ -19,9 +19,9 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from attendseg_ros.image_conversion import encode_compressed, image_to_labels
 from attendseg_ros.ros.messages import array_to_image
 from attendseg_ros.ros.process import diagnostics_values
+from attendseg_ros.runtime.image_conversion import encode_compressed, image_to_labels
 
 BOND_PEER = Path(__file__).resolve().parent / "ros" / "bond_peer.py"  # a Nav2 lifecycle manager's side of a bond
 

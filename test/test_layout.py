@@ -58,12 +58,45 @@ def test_nothing_below_the_commands_imports_them_and_bag_never_imports_ros(path:
         assert not [n for n in imported if n.startswith("attendseg_ros.ros")], f"{path.name} imports attendseg_ros.ros"
 
 
+# The wings, lowest first: a module imports its own wing and lower ones only, never a higher one.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("__init__", "_lazy", "registry", "resources", "metrics"),  # the root: tables and pure functions
+    ("model", "data"),  # the network; datasets, class tables and the one preprocessing function
+    ("interop",),  # conventions of navigation stacks (class maps, unknown pixels, LabelInfo, intrinsics)
+    ("modelfiles",),  # model files and their conversion (sidecar, checkpoint, export, file checks)
+    ("engines",),  # one Segmenter interface, one module per backend
+    ("runtime",),  # the per-frame work (no torch, no ROS)
+    ("training",),  # training, offline evaluation and its report
+    ("bag",),  # rosbag2 tools: CamVid to bag, scoring a bag
+    ("ros",),  # nodes
+    ("cli",),  # commands
+)
+RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
+
+
+def test_every_module_belongs_to_a_wing() -> None:
+    assert {_part(path) for path in _modules()} <= set(RANK), "a new top-level module or folder needs a wing in LAYERS"
+    loose = sorted(p.name for p in PACKAGE.glob("*.py") if p.stem not in LAYERS[0])
+    assert not loose, f"modules loose at the package root: {loose}"
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_dependencies_run_down_the_wings(path: Path) -> None:
+    part = _part(path)
+    upward = sorted(
+        name for name in _imports(path)
+        if name.startswith("attendseg_ros.") and (other := name.split(".")[1]) in RANK
+        and other != part and RANK[other] >= RANK[part]
+    )
+    assert not upward, f"{path.relative_to(PACKAGE)} ({part}) imports a wing at its level or above: {upward}"
+
+
 TORCH_FREE = """
 import sys
 sys.modules["torch"] = None  # any import of torch now fails
 import numpy as np
 from attendseg_ros.engines import create_segmenter
-from attendseg_ros.pipeline import OUTPUTS, FramePipeline, FrameSettings
+from attendseg_ros.runtime.pipeline import OUTPUTS, FramePipeline, FrameSettings
 import attendseg_ros.ros.segmentation_node  # the node module too
 segmenter = create_segmenter("onnxruntime")  # the embedded INT8 model
 result = FramePipeline(segmenter).run([np.zeros((120, 160, 3), np.uint8)], [list(OUTPUTS)], FrameSettings())

@@ -86,7 +86,7 @@ def write_outputs(report: dict[str, Any], result: BagEvaluation, info: Any, deta
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(json_out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if report_dir is not None:
-        from ..report import write_report
+        from ..training.report import write_report
 
         write_report(
             report_dir,

@@ -25,7 +25,7 @@ from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, Qo
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
 
-from ..image_conversion import (
+from ..runtime.image_conversion import (
     LABEL_ENCODINGS,
     SUPPORTED_ENCODINGS,
     ImageConversionError,

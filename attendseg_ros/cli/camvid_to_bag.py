@@ -10,7 +10,7 @@ import sys
 from ..bag.convert import camvid_to_bag
 from ..bag.io import STORAGES, WRITE_ENCODINGS, BagError
 from ..data.camvid import DatasetError
-from ..image_conversion import quiet_opencv
+from ..runtime.image_conversion import quiet_opencv
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -22,9 +22,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..pipeline import OUTPUTS
 from ..registry import BACKEND_CHOICES, DEFAULT_BACKEND
-from ..topics import output_prefix, output_topic
+from ..runtime.pipeline import OUTPUTS
+from ..runtime.topics import output_prefix, output_topic
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,11 @@ def run_demo(camvid: Path, frames: int = 30, model: str | None = None, backend: 
     from sensor_msgs.msg import Image
 
     from ..data import CamVid
-    from ..image_conversion import image_to_array
     from ..metrics import confusion_matrix, summarize
     from ..msg import SegmentationInfo
     from ..ros.messages import array_to_image, stamp_ns
     from ..ros.process import LATCHED, Client, NodeProcess
+    from ..runtime.image_conversion import image_to_array
 
     dataset = CamVid(camvid, "val")
     count = min(frames, len(dataset))

@@ -10,9 +10,9 @@ import numpy as np
 
 from ..data.camvid import CamVid
 from ..engines import create_segmenter
-from ..evaluation import evaluate
-from ..image_conversion import quiet_opencv
 from ..registry import BACKEND_CHOICES, DEFAULT_BACKEND
+from ..runtime.image_conversion import quiet_opencv
+from ..training.evaluation import evaluate
 
 
 def evaluate_model(
@@ -61,8 +61,8 @@ def evaluate_model(
 def _write_plots(folder: Path, confusion: np.ndarray, report: dict[str, object], dataset: CamVid, predict) -> None:
     import cv2
 
-    from ..report import plot_class_iou, plot_confusion
-    from ..visualize import overlay
+    from ..runtime.visualize import overlay
+    from ..training.report import plot_class_iou, plot_confusion
 
     folder.mkdir(parents=True, exist_ok=True)
     names = list(dataset.classes.names)

@@ -25,8 +25,8 @@ from ..bag.evaluate import (
 )
 from ..bag.io import GT_TOPIC, IMAGE_TOPIC, BagError, LabelledFrames
 from ..engines import EngineError, model_info, resolve_model
-from ..image_conversion import quiet_opencv
 from ..registry import BACKEND_CHOICES, DEFAULT_BACKEND
+from ..runtime.image_conversion import quiet_opencv
 
 LOGGER = logging.getLogger(__name__)
 

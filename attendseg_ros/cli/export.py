@@ -9,8 +9,8 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from ..checkpoint import load_model, sidecar_path
-from ..export import export_onnx, quantize_int8
+from ..modelfiles.checkpoint import load_model, sidecar_path
+from ..modelfiles.export import export_onnx, quantize_int8
 from ..resources import weights_dir
 
 DEFAULT_NAME = "attendseg_camvid11"

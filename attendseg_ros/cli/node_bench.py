@@ -7,7 +7,7 @@
    adds the overlay): conversion, preprocessing, the network (``Segmenter.run``), each output
    (labels and confidence include their resize to the camera size) and building the messages, each
    step timed in place and given as % of the network time of the same frames; then the same path
-   through the real :class:`~attendseg_ros.pipeline.FramePipeline`, whose overhead per frame (all but
+   through the real :class:`~attendseg_ros.runtime.pipeline.FramePipeline`, whose overhead per frame (all but
    the network) against the network of the same frame is the figure to compare with the aim.
 2. The real node as its own process: frames stamped with the current time are published one at a
    time over DDS; the time from the stamp to the labels arriving here is the end-to-end latency. The
@@ -72,12 +72,12 @@ def measure_in_process(rgb: np.ndarray, model: str | None, backend: str, threads
     from std_msgs.msg import Header
 
     from ..data.preprocessing import preprocess
-    from ..drivable import DrivableConfig
     from ..engines import create_segmenter
-    from ..image_conversion import image_to_rgb
-    from ..pipeline import OUTPUTS, Frame, FramePipeline, FrameSettings, build_output
     from ..ros.messages import array_to_image
     from ..ros.parameters import backend_options
+    from ..runtime.drivable import DrivableConfig
+    from ..runtime.image_conversion import image_to_rgb
+    from ..runtime.pipeline import OUTPUTS, Frame, FramePipeline, FrameSettings, build_output
 
     seg = create_segmenter(backend=backend, model=model, threads=threads, **backend_options(options))
     try:
@@ -125,9 +125,9 @@ def measure_in_process(rgb: np.ndarray, model: str | None, backend: str, threads
 def _pipeline_overhead(pipeline: Any, msg: Any, outputs: list[str], settings: Any, repeats: int,
                        warmup: int) -> dict[str, float]:
     """Per frame through the real pipeline: conversion + FramePipeline.run + messages, less its network run."""
-    from ..image_conversion import image_to_rgb
-    from ..pipeline import OUTPUTS
     from ..ros.messages import array_to_image
+    from ..runtime.image_conversion import image_to_rgb
+    from ..runtime.pipeline import OUTPUTS
 
     segmenter = pipeline.segmenter
     network: list[float] = []
@@ -164,10 +164,10 @@ def measure_end_to_end(rgb: np.ndarray, model: str | None, backend: str, threads
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
-    from ..pipeline import OUTPUTS
     from ..ros.messages import array_to_image, stamp_ns
     from ..ros.process import Client, NodeProcess, diagnostics_values
-    from ..topics import output_topic
+    from ..runtime.pipeline import OUTPUTS
+    from ..runtime.topics import output_topic
     from .demo import node_parameters
 
     parameters = {**node_parameters(model, backend, TOPIC, threads, options), "diagnostics_period": 0.5}

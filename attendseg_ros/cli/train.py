@@ -12,8 +12,8 @@ import json
 import logging
 import sys
 
-from ..resume import ResumeFileError
-from ..training import PRECISIONS, TrainConfig, train
+from ..training.resume import ResumeFileError
+from ..training.trainer import PRECISIONS, TrainConfig, train
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """attendseg-train-bench: training throughput (steps/s, images/s) without a training run.
 
-Times the very step :func:`attendseg_ros.training.train` takes (batched augmentation, forward,
+Times the very step :func:`attendseg_ros.training.trainer.train` takes (batched augmentation, forward,
 loss, backward, AdamW) for a crop, batch size, precision and thread count, after warm-up steps,
 and prints the median with its spread. Frames are CamVid's when --data is given, else random.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..training import PRECISIONS, TrainConfig, TrainStep, class_weights, make_optimizer, resolve_precision
+from ..training.trainer import PRECISIONS, TrainConfig, TrainStep, class_weights, make_optimizer, resolve_precision
 
 
 def measure(

@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from ..data import load_class_table
-from ..report import class_iou_table, plot_training_curve
+from ..training.report import class_iou_table, plot_training_curve
 
 
 def read_history(source: str | Path) -> list[dict[str, Any]]:
     """Evaluation records from a resume file (``.safetensors``) or a ``history.json``."""
     source = Path(source)
     if source.suffix == ".safetensors":
-        from ..resume import read_metadata
+        from ..training.resume import read_metadata
 
         return json.loads(read_metadata(source)["history"])
     return json.loads(source.read_text(encoding="utf-8"))

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import registry
-from ..modelfile import ModelFileError, ModelInfo, read_info
+from ..modelfiles.sidecar import ModelFileError, ModelInfo, read_info
 from ..resources import weights_dir
 from .base import RESOLUTIONS, EngineError, Segmentation, Segmenter
 from .selection import CpuBackendChoice, choose_cpu_backend

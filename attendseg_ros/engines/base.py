@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..data.preprocessing import preprocess
-from ..modelfile import ModelInfo
+from ..modelfiles.sidecar import ModelInfo
 
 if TYPE_CHECKING:
     from .selection import CpuBackendChoice

@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
 
-from ..modelfile import INPUT_NAME, OUTPUT_NAMES, ModelInfo
+from ..modelfiles.sidecar import INPUT_NAME, OUTPUT_NAMES, ModelInfo
 from . import model_info
 from .base import EngineError, Segmenter
 
@@ -167,8 +167,8 @@ def graph_num_classes(graph: onnx.ModelProto) -> int | None:
 
 def _export_safetensors(path: Path, precision: str | None, backend: str) -> OnnxModel:
     """FP32 straight from safetensors weights: export to a temporary ONNX file (needs torch)."""
-    from ..checkpoint import ModelFileError, load_model
-    from ..export import export_onnx
+    from ..modelfiles.checkpoint import ModelFileError, load_model
+    from ..modelfiles.export import export_onnx
 
     if precision not in (None, "fp32"):
         raise EngineError(

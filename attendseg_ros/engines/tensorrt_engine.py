@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoint import ModelFileError, ModelInfo, load_model
 from ..data.preprocessing import preprocess
 from ..model.complexity import unsupported_ops
 from ..model.postprocess import LabelsAndConfidence
+from ..modelfiles.checkpoint import ModelFileError, ModelInfo, load_model
 from .base import EngineError, Segmenter
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ class CalibrationFrames(torch.utils.data.Dataset):
     """INT8 calibration inputs for torch2trt: CamVid frames through the shared preprocessing.
 
     The same reproducible frame subset as the ONNX calibration
-    (:func:`attendseg_ros.export.calibration_frames`). Item ``i`` is ``[x]`` with ``x`` a
+    (:func:`attendseg_ros.modelfiles.export.calibration_frames`). Item ``i`` is ``[x]`` with ``x`` a
     contiguous float32 ``(1, 3, h, w)`` tensor on ``device`` (torch2trt's calibrator binds it
     directly as a batch of one). The last item stays referenced until the next is made, since
     TensorRT reads it after ``__getitem__`` returns.
@@ -181,7 +181,7 @@ class CalibrationFrames(torch.utils.data.Dataset):
     def __init__(
         self, data: str | Path, info: ModelInfo, split: str = "train", count: int = 64, device: str = "cuda"
     ) -> None:
-        from ..export import calibration_frames
+        from ..modelfiles.export import calibration_frames
 
         self.dataset, self.indices = calibration_frames(data, split, count)
         self.info = info

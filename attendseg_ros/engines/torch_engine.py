@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoint import ModelFileError, ModelInfo, load_model
 from ..model.postprocess import LabelsAndConfidence
+from ..modelfiles.checkpoint import ModelFileError, ModelInfo, load_model
 from .base import EngineError, Segmenter
 
 log = logging.getLogger(__name__)

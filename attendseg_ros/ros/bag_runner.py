@@ -25,8 +25,8 @@ from ..bag.io import GT_TOPIC, IMAGE_TOPIC, BagError, LabelledFrames, decode_ima
 from ..bag.offline import BagEvaluation, Sample, sample_indices
 from ..bag.pairing import StampPairer
 from ..bag.scoring import Scorer
-from ..image_conversion import ImageConversionError, image_to_labels
-from ..topics import output_topic
+from ..runtime.image_conversion import ImageConversionError, image_to_labels
+from ..runtime.topics import output_topic
 from .messages import stamp_ns
 from .process import Client, NodeProcess, NodeProcessError, dds_profile, node_env
 

@@ -35,9 +35,9 @@ from sensor_msgs.msg import Image
 
 from ..bag.scoring import StreamEvaluator
 from ..data.classes import ClassTable, load_class_table
-from ..image_conversion import ImageConversionError, image_to_labels
 from ..interop.class_map import ClassMap, load_class_map
 from ..msg import EvaluationReport
+from ..runtime.image_conversion import ImageConversionError, image_to_labels
 from .messages import stamp_ns, wait_for_acknowledgement
 from .parameters import Spec
 

@@ -1,4 +1,4 @@
-"""ROS messages of arrays and of the pipeline's outputs (decoding, without ROS: attendseg_ros.image_conversion)."""
+"""ROS messages of arrays and of the pipeline's outputs (decoding, without ROS: runtime.image_conversion)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from rclpy.publisher import Publisher
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from ..image_conversion import image_fields
-from ..pipeline import Output
+from ..runtime.image_conversion import image_fields
+from ..runtime.pipeline import Output
 from .interop import camera_info_message, compressed_image_message
 
 MESSAGE_TYPES: dict[str, type] = {"image": Image, "compressed": CompressedImage, "camera_info": CameraInfo}

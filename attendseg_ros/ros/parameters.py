@@ -32,8 +32,8 @@ from .. import registry
 from ..data.classes import ClassTable
 from ..interop.class_map import ClassMapError, load_class_map
 from ..interop.compression import JPEG_QUALITY, PNG_LEVEL
-from ..pipeline import OUTPUTS
-from ..topics import output_prefix, output_topic
+from ..runtime.pipeline import OUTPUTS
+from ..runtime.topics import output_prefix, output_topic
 from .bond import HEARTBEAT_PERIOD
 
 PRECISIONS = ("", *registry.PRECISIONS)

@@ -1,7 +1,7 @@
 """Lifecycle node segmenting camera images with AttendSeg (through the engines interface).
 
 For every input ``<ns>/image_raw`` it publishes, in ``<ns>/segmentation/``, the outputs of
-:data:`attendseg_ros.pipeline.OUTPUTS` (``labels``, ``drivable_mask``, ``confidence``,
+:data:`attendseg_ros.runtime.pipeline.OUTPUTS` (``labels``, ``drivable_mask``, ``confidence``,
 ``overlay``, ``camera_info`` and the ``*/compressed`` copies), ``label_info`` (latched
 vision_msgs/LabelInfo, when vision_msgs is installed) and ``info`` (latched SegmentationInfo).
 Outputs carry the input header unchanged. Pixels below ``min_confidence`` get the unknown id 255
@@ -10,7 +10,7 @@ camera's ``<ns>/camera_info`` with each frame by stamp (docs/navigation.md).
 
 Subscription callbacks only store the message in a one-frame slot per camera (a newer frame
 replaces an unprocessed one, counted as dropped); a worker thread takes the newest frame of up to
-``max_batch`` cameras, runs them through :class:`attendseg_ros.pipeline.FramePipeline` in one
+``max_batch`` cameras, runs them through :class:`attendseg_ros.runtime.pipeline.FramePipeline` in one
 call and publishes. ``configure`` loads the model, ``activate`` subscribes and starts the worker;
 with ``autostart`` (default) ``main`` does both. Driven by a lifecycle manager (``autostart:
 false``), activate also forms the bond a Nav2 lifecycle manager expects (``bond_timeout``) and
@@ -21,7 +21,7 @@ transition logs its cause; one that fails logs why (the traceback at debug level
 made and returns FAILURE. ``shutdown`` ends the process.
 
 ``/diagnostics`` (every ``diagnostics_period``) has one status per camera: the counters of
-:mod:`attendseg_ros.frame_stats` (every frame received ends in exactly one of processed,
+:mod:`attendseg_ros.runtime.frame_stats` (every frame received ends in exactly one of processed,
 dropped_stale, rejected, inference_failures; plus frames DDS lost before the node and
 incompatible publishers; frames without or with an inexactly paired camera_info while it has
 subscribers), their counts over the last ``diagnostics_window`` seconds, which set the level,
@@ -61,15 +61,15 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from .. import registry
 from ..data.classes import ClassTable
-from ..drivable import DrivableConfig
-from ..frame_stats import CameraStats
-from ..image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, quiet_opencv
 from ..interop.camera_info import CameraGeometry, CameraInfoPairer, image_geometry
 from ..interop.class_map import ClassMap, ClassMapError, load_class_map
 from ..interop.label_info import label_info_for
 from ..interop.unknown import UNKNOWN_ID
-from ..pipeline import OUTPUTS, FramePipeline, FrameSettings
-from ..topics import camera_info_topic, output_prefix
+from ..runtime.drivable import DrivableConfig
+from ..runtime.frame_stats import CameraStats
+from ..runtime.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, quiet_opencv
+from ..runtime.pipeline import OUTPUTS, FramePipeline, FrameSettings
+from ..runtime.topics import camera_info_topic, output_prefix
 from . import parameters
 from .bond import ManagerBond
 from .interop import (

@@ -16,7 +16,7 @@ from attendseg_ros.cli import evaluate_bag as evaluate_bag_cli
 from attendseg_ros.cli.evaluate_bag import evaluate_bag
 from attendseg_ros.data.camvid import CamVid
 from attendseg_ros.engines import create_segmenter
-from attendseg_ros.evaluation import evaluate
+from attendseg_ros.training.evaluation import evaluate
 
 FRAMES = 4
 MODEL, BACKEND = "onnx_fp32", "onnxruntime"
@@ -37,7 +37,7 @@ def val_bags(camvid_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 
 @pytest.fixture(scope="module")
 def folder_report(camvid_dir: Path, random_model: dict[str, Path]) -> dict[str, object]:
-    """attendseg_ros.evaluation.evaluate over the same frames, one frame per call like the bag modes."""
+    """attendseg_ros.training.evaluation.evaluate over the same frames, one frame per call like the bag modes."""
     dataset = CamVid(camvid_dir, "val")
     dataset.samples = dataset.samples[:FRAMES]
     segmenter = create_segmenter(BACKEND, model=random_model[MODEL])

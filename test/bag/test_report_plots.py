@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from attendseg_ros.data import load_class_table
-from attendseg_ros.report import plot_class_iou, plot_confusion, write_report
-from attendseg_ros.visualize import overlay
+from attendseg_ros.runtime.visualize import overlay
+from attendseg_ros.training.report import plot_class_iou, plot_confusion, write_report
 
 CLASSES = load_class_table("camvid11")
 PALETTE = CLASSES.palette()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from attendseg_ros.checkpoint import read_info
 from attendseg_ros.cli import export as export_cli
+from attendseg_ros.modelfiles.checkpoint import read_info
 
 
 def test_export_and_compare(tiny_camvid: Path, random_model: dict[str, Path], tmp_path: Path,

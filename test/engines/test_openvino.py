@@ -17,7 +17,7 @@ ov = pytest.importorskip("openvino")
 
 from attendseg_ros.engines import EngineError, Segmentation, create_segmenter  # noqa: E402
 from attendseg_ros.engines.base import Segmenter  # noqa: E402
-from attendseg_ros.modelfile import read_info  # noqa: E402
+from attendseg_ros.modelfiles.sidecar import read_info  # noqa: E402
 
 
 def _label_agreement(a: list[Segmentation], b: list[Segmentation]) -> float:
@@ -29,8 +29,8 @@ def _label_agreement(a: list[Segmentation], b: list[Segmentation]) -> float:
 @pytest.fixture(scope="module")
 def trained_fp32_onnx(trained_model: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The embedded FP32 weights exported to ONNX by the package's export code (as attendseg-export does)."""
-    from attendseg_ros.checkpoint import load_model
-    from attendseg_ros.export import export_onnx
+    from attendseg_ros.modelfiles.checkpoint import load_model
+    from attendseg_ros.modelfiles.export import export_onnx
 
     network, info = load_model(trained_model["safetensors"])
     return export_onnx(network, info, tmp_path_factory.mktemp("fp32") / "attendseg_camvid11.fp32.onnx")

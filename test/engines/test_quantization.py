@@ -12,8 +12,8 @@ import onnxruntime as ort
 import pytest
 from onnx import numpy_helper
 
-from attendseg_ros.checkpoint import read_info
-from attendseg_ros.export import quantize_int8
+from attendseg_ros.modelfiles.checkpoint import read_info
+from attendseg_ros.modelfiles.export import quantize_int8
 
 
 def _optimized_ops(path: Path, tmp_path: Path) -> collections.Counter:
@@ -98,8 +98,8 @@ def test_tensorrt_compatible_int8_is_symmetric(random_model: dict[str, Path], ca
 _PEAK_RSS_SCRIPT = """
 import resource, sys
 from pathlib import Path
-from attendseg_ros.checkpoint import read_info
-from attendseg_ros.export import quantize_int8
+from attendseg_ros.modelfiles.checkpoint import read_info
+from attendseg_ros.modelfiles.export import quantize_int8
 fp32, camvid, count, out = sys.argv[1:5]
 quantize_int8(Path(fp32), Path(out), read_info(Path(fp32)), camvid, count=int(count))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
@@ -125,7 +125,7 @@ def test_calibration_memory_does_not_grow_with_frame_count(
 
 def test_calibration_reader_slices_cover_every_frame(random_model: dict[str, Path], camvid_dir: Path) -> None:
     from attendseg_ros.data.camvid import CamVid
-    from attendseg_ros.export import _CalibrationReader, calibration_stride
+    from attendseg_ros.modelfiles.export import _CalibrationReader, calibration_stride
 
     assert calibration_stride(32) == 2 and calibration_stride(33) == 1 and calibration_stride(1) == 1
     info = read_info(random_model["onnx_fp32"])

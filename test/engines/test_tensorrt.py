@@ -13,7 +13,6 @@ import pytest
 import torch
 from torch import nn
 
-from attendseg_ros.checkpoint import read_info
 from attendseg_ros.data.transforms import preprocess
 from attendseg_ros.engines import EngineError, create_segmenter
 from attendseg_ros.engines.tensorrt_engine import (
@@ -24,8 +23,9 @@ from attendseg_ros.engines.tensorrt_engine import (
     entry_name,
     file_sha256,
 )
-from attendseg_ros.export import calibration_frames
 from attendseg_ros.model import create_model
+from attendseg_ros.modelfiles.checkpoint import read_info
+from attendseg_ros.modelfiles.export import calibration_frames
 
 HAS_TORCH2TRT = importlib.util.find_spec("torch2trt") is not None
 

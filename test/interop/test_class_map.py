@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from attendseg_ros.data import load_class_table
-from attendseg_ros.drivable import DrivableConfig, drivable_mask
 from attendseg_ros.interop import (
     UNKNOWN_ID,
     ClassMapError,
@@ -21,6 +20,7 @@ from attendseg_ros.interop import (
     parse_class_map,
 )
 from attendseg_ros.resources import config_dir
+from attendseg_ros.runtime.drivable import DrivableConfig, drivable_mask
 
 CAMVID = load_class_table("camvid11")
 ALL = list(CAMVID.names)  # Sky Building Pole Road Pavement Tree SignSymbol Fence Car Pedestrian Bicyclist

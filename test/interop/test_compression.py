@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from support import camera_frame
 
-from attendseg_ros.image_conversion import compressed_to_rgb
 from attendseg_ros.interop import UNKNOWN_ID, encode_jpeg, encode_png
+from attendseg_ros.runtime.image_conversion import compressed_to_rgb
 
 
 def _labels() -> np.ndarray:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attendseg_ros.export import export_onnx
 from attendseg_ros.model import create_model
 from attendseg_ros.model.complexity import count_macs, count_params, unsupported_ops
+from attendseg_ros.modelfiles.export import export_onnx
 
 
 class Small(nn.Module):
@@ -72,8 +72,8 @@ ALLOWED_ONNX_OPS = {
 def test_exported_onnx_graph_uses_only_supported_ops(tmp_path) -> None:
     import onnx
 
-    from attendseg_ros.checkpoint import ModelInfo
     from attendseg_ros.data import load_class_table
+    from attendseg_ros.modelfiles.checkpoint import ModelInfo
 
     model = create_model().eval()
     info = ModelInfo(config=model.config, classes=load_class_table(), input_size=(64, 96))

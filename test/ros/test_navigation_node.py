@@ -25,10 +25,10 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from support import Peer, bgr_image, camera_frame, labels_array, latest, stamp_header, status_at
 
 from attendseg_ros.data import load_class_table
-from attendseg_ros.drivable import DrivableConfig, drivable_mask
 from attendseg_ros.interop import UNKNOWN_ID, CameraGeometry, load_class_map, project, scale_geometry
 from attendseg_ros.ros.interop import label_info_type
 from attendseg_ros.ros.process import LATCHED, Client, NodeProcess
+from attendseg_ros.runtime.drivable import DrivableConfig, drivable_mask
 
 NODE = "attendseg_navigation"
 CAM, BARE = "/nav/image_raw", "/nav_bare/image_raw"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from attendseg_ros.data import load_class_table
-from attendseg_ros.visualize import overlay
+from attendseg_ros.runtime.visualize import overlay
 
 PALETTE = load_class_table("camvid11").palette()
 

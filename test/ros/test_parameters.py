@@ -14,11 +14,11 @@ from rclpy.parameter import Parameter
 from attendseg_ros import registry
 from attendseg_ros.data import load_class_table
 from attendseg_ros.interop.compression import JPEG_QUALITY, PNG_LEVEL
-from attendseg_ros.pipeline import OUTPUTS
 from attendseg_ros.resources import config_file
 from attendseg_ros.ros import parameters
 from attendseg_ros.ros.segmentation_node import SegmentationNode
-from attendseg_ros.topics import camera_info_topic, output_prefix, output_topic
+from attendseg_ros.runtime.pipeline import OUTPUTS
+from attendseg_ros.runtime.topics import camera_info_topic, output_prefix, output_topic
 
 YAML_KEY = "/**/attendseg_segmentation"
 

@@ -38,8 +38,6 @@ from support import (
 )
 
 from attendseg_ros.data import load_class_table
-from attendseg_ros.drivable import DrivableConfig, drivable_mask
-from attendseg_ros.pipeline import OUTPUTS
 from attendseg_ros.ros.process import (
     LATCHED,
     NODE_NAME,
@@ -49,6 +47,8 @@ from attendseg_ros.ros.process import (
     node_command,
     node_env,
 )
+from attendseg_ros.runtime.drivable import DrivableConfig, drivable_mask
+from attendseg_ros.runtime.pipeline import OUTPUTS
 
 CAM_A, CAM_B = "/cam_a/image_raw", "/cam_b/image_raw"
 OUT_A, OUT_B = "/cam_a/segmentation", "/cam_b/segmentation"

@@ -11,8 +11,8 @@ import onnxruntime as ort
 import torch
 from onnx import numpy_helper
 
-from attendseg_ros.checkpoint import load_model, read_info
 from attendseg_ros.model.postprocess import LabelsAndConfidence
+from attendseg_ros.modelfiles.checkpoint import load_model, read_info
 
 
 def _run(path: Path, x: np.ndarray) -> list[np.ndarray]:

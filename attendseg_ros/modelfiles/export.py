@@ -34,11 +34,11 @@ import numpy as np
 import onnx
 import torch
 
-from .data.camvid import CamVid
-from .data.preprocessing import preprocess
-from .model import AttendSeg
-from .model.postprocess import LabelsAndConfidence
-from .modelfile import INPUT_NAME, OUTPUT_NAMES, ModelInfo, write_info
+from ..data.camvid import CamVid
+from ..data.preprocessing import preprocess
+from ..model import AttendSeg
+from ..model.postprocess import LabelsAndConfidence
+from .sidecar import INPUT_NAME, OUTPUT_NAMES, ModelInfo, write_info
 
 log = logging.getLogger(__name__)
 

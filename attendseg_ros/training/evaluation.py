@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from .data.camvid import CamVid
-from .metrics import confusion_matrix, summarize
+from ..data.camvid import CamVid
+from ..metrics import confusion_matrix, summarize
 
 # uint8 RGB frames (N, H, W, 3) -> class ids (N, H, W) at the frames' resolution
 Predictor = Callable[[np.ndarray], np.ndarray]

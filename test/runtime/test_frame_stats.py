@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from attendseg_ros.frame_stats import ERROR, OK, WARN, CameraStats
+from attendseg_ros.runtime.frame_stats import ERROR, OK, WARN, CameraStats
 
 
 def test_a_rejected_frame_warns_only_for_the_window() -> None:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data.classes import ClassTable
-from .data.preprocessing import Normalization
-from .model.config import AttendSegConfig
+from ..data.classes import ClassTable
+from ..data.preprocessing import Normalization
+from ..model.config import AttendSegConfig
 
 FORMAT_VERSION = 1
 # The exported graph: input float32 (N, 3, h, w); outputs uint8 (N, h, w) class ids and confidence.

@@ -2,7 +2,7 @@
 
 ``model.safetensors`` holds the tensors (never pickled); ``model.json`` beside it holds the
 architecture configuration, class table, input size, normalisation, the training command and
-metrics (read without torch by :mod:`attendseg_ros.modelfile`, re-exported here).
+metrics (read without torch by :mod:`attendseg_ros.modelfiles.sidecar`, re-exported here).
 ``load_model`` checks that the two agree and names the file when they do not.
 """
 
@@ -14,8 +14,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .model import AttendSeg
-from .modelfile import FORMAT_VERSION, ModelFileError, ModelInfo, read_info, sidecar_path, write_info
+from ..model import AttendSeg
+from .sidecar import FORMAT_VERSION, ModelFileError, ModelInfo, read_info, sidecar_path, write_info
 
 __all__ = [
     "FORMAT_VERSION", "ModelFileError", "ModelInfo", "load_model", "read_info", "save_model", "sidecar_path",

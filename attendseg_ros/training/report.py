@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .interop.unknown import UNKNOWN_NAME
-from .visualize import overlay
+from ..interop.unknown import UNKNOWN_NAME
+from ..runtime.visualize import overlay
 
 
 def _pyplot():  # returns matplotlib.pyplot

@@ -11,7 +11,8 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from support import compressed_image, huge_png
 
-from attendseg_ros.image_conversion import (
+from attendseg_ros.ros.messages import array_to_image
+from attendseg_ros.runtime.image_conversion import (
     SUPPORTED_ENCODINGS,
     ImageConversionError,
     compressed_size,
@@ -21,7 +22,6 @@ from attendseg_ros.image_conversion import (
     image_to_labels,
     image_to_rgb,
 )
-from attendseg_ros.ros.messages import array_to_image
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (5, 6, 3), dtype=np.uint8)
@@ -221,7 +221,8 @@ def test_broken_compressed_headers_are_named(fmt: str) -> None:
 BROKEN_IMAGES = """
 import numpy as np
 from sensor_msgs.msg import CompressedImage
-from attendseg_ros.image_conversion import ImageConversionError, compressed_to_rgb, encode_compressed, quiet_opencv
+from attendseg_ros.runtime.image_conversion import (
+    ImageConversionError, compressed_to_rgb, encode_compressed, quiet_opencv)
 quiet_opencv()
 png = encode_compressed(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8), "png")
 flipped = bytearray(png); flipped[40] ^= 0xFF

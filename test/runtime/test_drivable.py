@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attendseg_ros.drivable import DrivableConfig, class_mask, drivable_mask
+from attendseg_ros.runtime.drivable import DrivableConfig, class_mask, drivable_mask
 
 ROAD, PAVEMENT, CAR, SKY = 3, 4, 8, 0
 
@@ -144,7 +144,7 @@ def test_at_the_labels_resolution_equals_the_mask_of_the_upsampled_labels(seed: 
 def test_upsampling_counts_the_output_pixels() -> None:
     import cv2
 
-    from attendseg_ros.drivable import upsampling
+    from attendseg_ros.runtime.drivable import upsampling
 
     labels = np.arange(6 * 7, dtype=np.uint8).reshape(6, 7)
     ids = np.arange(6 * 7, dtype=np.int32).reshape(6, 7) % 5

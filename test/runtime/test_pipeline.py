@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from attendseg_ros.data import load_class_table
-from attendseg_ros.drivable import DrivableConfig, drivable_mask
 from attendseg_ros.engines import create_segmenter
 from attendseg_ros.interop import UNKNOWN_ID, CameraGeometry, load_class_map, mark_unknown, scale_geometry
-from attendseg_ros.pipeline import OUTPUTS, FramePipeline, FrameSettings
-from attendseg_ros.visualize import overlay
+from attendseg_ros.runtime.drivable import DrivableConfig, drivable_mask
+from attendseg_ros.runtime.pipeline import OUTPUTS, FramePipeline, FrameSettings
+from attendseg_ros.runtime.visualize import overlay
 
 CLASSES = load_class_table("camvid11")
 

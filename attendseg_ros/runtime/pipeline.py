@@ -12,7 +12,7 @@ each to the output size once, when an output first needs it. Before any output i
 go through the navigation stage (:func:`navigation_labels`): pixels below ``min_confidence`` get the
 unknown id 255, then the class map merges/renames the classes, so every output (and its compressed
 copy) shows the same ids. The drivable mask needs no resize: it is computed on the navigation-stage
-labels at the model's resolution and upsampled (:func:`attendseg_ros.drivable.drivable_mask`).
+labels at the model's resolution and upsampled (:func:`attendseg_ros.runtime.drivable.drivable_mask`).
 Outputs are image arrays (``kind="image"``), image_transport-style compressed copies of another
 output (``"compressed"``, PNG or JPEG, one ``publish_compressed`` switch for all) or the camera's
 intrinsics scaled to the outputs' size (``"camera_info"``, from the CameraInfo paired with the frame).
@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from ..engines.base import resize_confidence, resize_labels
+from ..interop.camera_info import CameraGeometry, scale_geometry
+from ..interop.class_map import ClassMap
+from ..interop.compression import JPEG_QUALITY, PNG_LEVEL, EncodedImage, encode_jpeg, encode_png
+from ..interop.unknown import mark_unknown
 from .drivable import DrivableConfig, drivable_mask
-from .engines.base import resize_confidence, resize_labels
-from .interop.camera_info import CameraGeometry, scale_geometry
-from .interop.class_map import ClassMap
-from .interop.compression import JPEG_QUALITY, PNG_LEVEL, EncodedImage, encode_jpeg, encode_png
-from .interop.unknown import mark_unknown
 from .visualize import overlay
 
 OUTPUT_KINDS = ("image", "compressed", "camera_info")

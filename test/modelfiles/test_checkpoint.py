@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from attendseg_ros.checkpoint import ModelFileError, ModelInfo, load_model, read_info, save_model
 from attendseg_ros.data import load_class_table
 from attendseg_ros.model import create_model
+from attendseg_ros.modelfiles.checkpoint import ModelFileError, ModelInfo, load_model, read_info, save_model
 
 
 @pytest.fixture()

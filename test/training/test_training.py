@@ -10,12 +10,12 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from attendseg_ros.checkpoint import load_model
 from attendseg_ros.cli.train_report import write_training_report
 from attendseg_ros.data.camvid import CamVid
 from attendseg_ros.model import create_model
-from attendseg_ros.resume import ResumeFileError, ResumeState, load_resume, newest_resume, save_resume
-from attendseg_ros.training import (
+from attendseg_ros.modelfiles.checkpoint import load_model
+from attendseg_ros.training.resume import ResumeFileError, ResumeState, load_resume, newest_resume, save_resume
+from attendseg_ros.training.trainer import (
     TrainConfig,
     WeightAverage,
     class_weights,

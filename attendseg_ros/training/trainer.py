@@ -3,7 +3,7 @@
 The whole training set lives as uint8 tensors on the training device and is augmented there
 in one batched call per step. The schedule is fixed in optimiser steps (``TrainConfig.steps``):
 stopping early (``time_limit_min``, SIGINT/SIGTERM) saves a resume file, and a later run, on this
-machine or another, continues the same schedule from it (:mod:`attendseg_ros.resume`).
+machine or another, continues the same schedule from it (:mod:`attendseg_ros.training.resume`).
 
 Weights are averaged (EMA) and the averaged model's BatchNorm statistics are recalibrated before
 every evaluation and before it is saved: that model is what ships. Multi-GPU runs use
@@ -34,12 +34,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .checkpoint import ModelInfo, save_model
-from .data.camvid import CamVid
-from .data.transforms import Augmentation, Normalization, preprocess
+from ..data.camvid import CamVid
+from ..data.transforms import Augmentation, Normalization, preprocess
+from ..model import AttendSeg, create_model
+from ..model.postprocess import LabelsAndConfidence
+from ..modelfiles.checkpoint import ModelInfo, save_model
 from .evaluation import evaluate
-from .model import AttendSeg, create_model
-from .model.postprocess import LabelsAndConfidence
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +297,7 @@ def load_eval_sets(config: TrainConfig) -> dict[str, CamVid]:
 
 
 def torch_predictor(model: AttendSeg, info_size: tuple[int, int], normalization: Normalization, device: torch.device):
-    """Predictor for :func:`attendseg_ros.evaluation.evaluate` running the torch model."""
+    """Predictor for :func:`attendseg_ros.training.evaluation.evaluate` running the torch model."""
     wrapped = LabelsAndConfidence(model).eval()
     memory_format = _memory_format_of(model)
 
