@@ -11,11 +11,13 @@ from rclpy.publisher import Publisher
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
+from ..interop.rle import RunLengthLabels
 from ..runtime.image_conversion import image_fields
 from ..runtime.pipeline import Output
 from .interop import camera_info_message, compressed_image_message
 
-MESSAGE_TYPES: dict[str, type] = {"image": Image, "compressed": CompressedImage, "camera_info": CameraInfo}
+MESSAGE_TYPES: dict[str, type] = {"image": Image, "compressed": CompressedImage, "camera_info": CameraInfo,
+                                  "rle": Image}
 
 
 def array_to_image(array: np.ndarray, header: Header, encoding: str | None = None) -> Image:
@@ -26,6 +28,17 @@ def array_to_image(array: np.ndarray, header: Header, encoding: str | None = Non
     msg.height, msg.width, msg.encoding = fields.height, fields.width, fields.encoding
     msg.is_bigendian, msg.step = fields.is_bigendian, fields.step
     msg.data = fields.data
+    return msg
+
+
+def run_length_image(value: RunLengthLabels, header: Header) -> Image:
+    """An Image carrying run-length encoded labels as Autoware's fusion reads them: the mask's height and
+    width, mono8 and step = width (as its YOLOX node fills them), ``data`` = the runs."""
+    msg = Image()
+    msg.header = header
+    msg.height, msg.width, msg.encoding = value.height, value.width, "mono8"
+    msg.is_bigendian, msg.step = 0, value.width
+    msg.data = value.data
     return msg
 
 
@@ -60,4 +73,6 @@ def output_message(output: Output, value: Any, header: Header, camera_info: Came
         return array_to_image(value, header, output.encoding)
     if output.kind == "compressed":
         return compressed_image_message(value, header)
+    if output.kind == "rle":
+        return run_length_image(value, header)
     return camera_info_message(value, header, camera_info)

@@ -14,8 +14,9 @@ unknown id 255, then the class map merges/renames the classes, so every output (
 copy) shows the same ids. The drivable mask needs no resize: it is computed on the navigation-stage
 labels at the model's resolution and upsampled (:func:`attendseg_ros.runtime.drivable.drivable_mask`).
 Outputs are image arrays (``kind="image"``), image_transport-style compressed copies of another
-output (``"compressed"``, PNG or JPEG, one ``publish_compressed`` switch for all) or the camera's
-intrinsics scaled to the outputs' size (``"camera_info"``, from the CameraInfo paired with the frame).
+output (``"compressed"``, PNG or JPEG, one ``publish_compressed`` switch for all), the camera's
+intrinsics scaled to the outputs' size (``"camera_info"``, from the CameraInfo paired with the frame)
+or the labels run-length encoded as Autoware's segmentation_pointcloud_fusion reads them (``"rle"``).
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from ..engines.base import resize_confidence, resize_labels
 from ..interop.camera_info import CameraGeometry, scale_geometry
 from ..interop.class_map import ClassMap
 from ..interop.compression import JPEG_QUALITY, PNG_LEVEL, EncodedImage, encode_jpeg, encode_png
+from ..interop.rle import RunLengthLabels, encode_labels
 from ..interop.unknown import mark_unknown
 from .drivable import DrivableConfig, drivable_mask
 from .visualize import overlay
 
-OUTPUT_KINDS = ("image", "compressed", "camera_info")
+OUTPUT_KINDS = ("image", "compressed", "camera_info", "rle")
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,10 @@ def _jpeg(array: np.ndarray, settings: FrameSettings) -> EncodedImage:
     return encode_jpeg(array, settings.jpeg_quality)
 
 
+def _rle(labels: np.ndarray, settings: FrameSettings) -> RunLengthLabels:
+    return encode_labels(labels)
+
+
 def _compressed(source: str, encoding: str, description: str) -> Output:
     """``<source>/compressed`` (image_transport's name): PNG (lossless) or JPEG of the source output."""
     return Output(f"{source}/compressed", encoding, _png if encoding == "png" else _jpeg, description,
@@ -152,13 +158,16 @@ OUTPUTS: dict[str, Output] = {
         _compressed("confidence", "png", "confidence as lossless PNG"),
         _compressed("drivable_mask", "png", "drivable_mask as lossless PNG"),
         _compressed("overlay", "jpeg", "overlay as JPEG (compressed_jpeg_quality)"),
+        Output("labels_rle", "rle", _rle, "labels run-length encoded for Autoware's segmentation_pointcloud_fusion "
+               "((uint8 id, int32 run) pairs, row-major; height and width of the labels)", on_demand=True,
+               kind="rle", source="labels"),
     )
 }
 
 
 @dataclass
 class BatchResult:
-    """Per frame, the outputs built (name -> array, EncodedImage, or CameraGeometry/None); and timings."""
+    """Per frame, the outputs built (name -> array, EncodedImage, RunLengthLabels, CameraGeometry/None); timings."""
 
     outputs: list[dict[str, Any]]
     segment_ms: float  # the segment() call: preprocessing and network
