@@ -54,7 +54,7 @@ def test_every_shipped_class_map_has_an_example() -> None:
 @pytest.mark.parametrize("class_map", list(EXAMPLES), ids=[n or "model" for n in EXAMPLES])
 def test_every_name_the_node_publishes_has_a_class_type(class_map: str) -> None:
     config = _example(class_map)
-    node = config[NODE_NAME]["ros__parameters"]
+    node = config[f"/**/{NODE_NAME}"]["ros__parameters"]
     assert node["class_map"] == class_map
     assert node["min_confidence"] > 0  # unknown pixels occur, so "unknown" is in label_info
     mapped = load_class_map(class_map, MODEL_CLASSES)
@@ -69,7 +69,7 @@ def test_every_name_the_node_publishes_has_a_class_type(class_map: str) -> None:
 @pytest.mark.parametrize("class_map", list(EXAMPLES), ids=[n or "model" for n in EXAMPLES])
 def test_topics_are_the_nodes_outputs_and_settings_fit_the_layer(class_map: str) -> None:
     config = _example(class_map)
-    node = config[NODE_NAME]["ros__parameters"]
+    node = config[f"/**/{NODE_NAME}"]["ros__parameters"]
     layer = config["local_costmap"]["local_costmap"]["ros__parameters"]["semantic_segmentation_layer"]
     source = _source(config)
     prefix = output_prefix(node["camera_topics"][0])
@@ -79,7 +79,7 @@ def test_topics_are_the_nodes_outputs_and_settings_fit_the_layer(class_map: str)
     assert node["output_resolution"] == "input"  # one label per point of the registered cloud
     assert source["use_cost_selection"] is False and layer["combination_method"] == 1
     assert layer["use_approximate_time_sync"] is True and layer["sensor_data_depth"] == 10
-    assert config["lifecycle_manager_perception"]["ros__parameters"]["node_names"] == [NODE_NAME]
+    assert config["/**/lifecycle_manager_perception"]["ros__parameters"]["node_names"] == [NODE_NAME]
     for name, value in node.items():  # the node section uses the node's parameters, with valid values
         assert name in parameters.SPEC_BY_NAME, name
         assert parameters.validate(name, value) is None, name
