@@ -54,6 +54,7 @@ setup(
             "attendseg-camvid-to-bag = attendseg_ros.cli.camvid_to_bag:main",
             "attendseg-evaluate-bag = attendseg_ros.cli.evaluate_bag:main",
             "attendseg-play-bag = attendseg_ros.ros.bag_player:main",
+            "attendseg-publish-images = attendseg_ros.ros.image_publisher:main",
         ],
     },
 )
