@@ -41,6 +41,7 @@ class BagEvaluation:
     report: dict[str, object]
     confusion: np.ndarray
     samples: list[Sample] = field(default_factory=list)
+    engine: dict[str, str] = field(default_factory=dict)  # backend and precision that ran, where known
 
 
 def sample_indices(count: int, keep: int) -> set[int]:

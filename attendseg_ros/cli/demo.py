@@ -3,8 +3,9 @@
 With CamVid available (``--camvid``, ``$CAMVID_DIR`` or ``../shared/camvid``) it starts the real
 node as its own process, plays validation frames onto ``/camera/image_raw`` one at a time, receives
 labels and overlay, and writes overlay PNGs and ``summary.json`` (fps, latency, class histogram,
-accuracy against the annotations) to ``demo_out/``. Without CamVid it starts the node and says
-which topic it is waiting on.
+accuracy against the annotations) to ``demo_out/``. CamVid val is training data of the shipped
+model: that accuracy shows fit, not accuracy on unseen images, and the demo says so. Without
+CamVid it starts the node and says which topic it is waiting on.
 """
 
 from __future__ import annotations
@@ -151,11 +152,23 @@ def run_demo(camvid: Path, frames: int = 30, model: str | None = None, backend: 
         "class_histogram": {n: round(float(histogram[i]) / total, 4) for n, i in zip(names, ids, strict=True)},
         "pixel_accuracy": accuracy["pixel_accuracy"],
         "miou": accuracy["miou"],
+        "accuracy_note": accuracy_note(model, backend),
         "out": str(out),
         "note": "frames are played one at a time (each waits for its result), so fps = 1 / round-trip time",
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def accuracy_note(model: str | None, backend: str) -> str:
+    """What the accuracy on CamVid val frames says about this model (fit, for the shipped model)."""
+    from ..engines import model_info, resolve_model
+    from ..training.report import training_data_note
+
+    training = model_info(resolve_model(backend, model)).training
+    if not (training.get("config") or {}).get("train_splits"):
+        return "this model's sidecar does not say what it was trained on"
+    return training_data_note(training, "val") or "CamVid val is not training data of this model"
 
 
 def _header(client: Any) -> Any:
@@ -190,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({summary['backend']}, {summary['precision']}) over DDS")
     print(f"  {summary['fps']:.1f} fps (one frame at a time), latency p50 {summary['latency_ms']['p50']:.1f} ms, "
           f"p99 {summary['latency_ms']['p99']:.1f} ms")
-    print(f"  pixel accuracy {summary['pixel_accuracy']:.3f}, mIoU {summary['miou']:.3f} on these frames")
+    print(f"  pixel accuracy {summary['pixel_accuracy']:.3f}, mIoU {summary['miou']:.3f} on these frames; "
+          f"{summary['accuracy_note']}")
     print("  classes: " + ", ".join(f"{n} {v:.0%}" for n, v in top))
     print(f"  overlays and summary.json in {summary['out']}/")
     return 0

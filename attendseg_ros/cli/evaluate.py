@@ -13,6 +13,7 @@ from ..engines import create_segmenter
 from ..registry import BACKEND_CHOICES, DEFAULT_BACKEND
 from ..runtime.image_conversion import quiet_opencv
 from ..training.evaluation import evaluate
+from ..training.report import training_data_note
 
 
 def evaluate_model(
@@ -51,6 +52,9 @@ def evaluate_model(
                 "class_names": list(dataset.classes.names),
             }
         )
+        note = training_data_note(segmenter.info.training, split, sequences)
+        if note is not None:
+            report["note"] = note
         if plots is not None:
             _write_plots(Path(plots), confusion, report, dataset, predict)
         return report
@@ -87,6 +91,8 @@ def format_report(report: dict[str, object]) -> str:
     ]
     for name, iou in zip(names, report["class_iou"], strict=False):  # type: ignore[arg-type]
         lines.append(f"    {name:<12} IoU {'   n/a' if iou is None else f'{100 * iou:6.2f} %'}")
+    if report.get("note"):
+        lines.append(f"  note: {report['note']}")
     return "\n".join(lines)
 
 

@@ -27,6 +27,7 @@ from ..bag.io import GT_TOPIC, IMAGE_TOPIC, BagError, LabelledFrames
 from ..engines import EngineError, model_info, resolve_model
 from ..registry import BACKEND_CHOICES, DEFAULT_BACKEND
 from ..runtime.image_conversion import quiet_opencv
+from ..training.report import training_data_note
 
 LOGGER = logging.getLogger(__name__)
 
@@ -79,10 +80,13 @@ def evaluate_bag(
             image_topic=image_topic, gt_topic=gt_topic, keep_samples=keep, frame_timeout=frame_timeout,
             startup_timeout=startup_timeout, progress=progress,
         )
-        engine = {"backend": backend_name, "precision": options.get("precision", "default")}
+        engine = result.engine or {"backend": backend_name, "precision": options.get("precision") or "default"}
     report = json_safe(result.report)
     LOGGER.info("%s evaluation of %s: %d frames in %.1f s", mode, bag, report["frames"], time.perf_counter() - started)
     details = {"bag": str(bag), "mode": mode, "rate": rate, "model": info.name, **engine}
+    note = training_data_note(info.training)
+    if note is not None:
+        details["note"] = note
     write_outputs(report, result, info, details, json_out, report_dir, f"AttendSeg on {bag.name} ({mode})")
     if report["frames"] == 0:
         raise BagError(bag, f"no frame could be scored ({report['frames_missing']} frames missing)")

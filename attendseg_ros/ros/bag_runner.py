@@ -28,7 +28,7 @@ from ..bag.scoring import Scorer
 from ..runtime.image_conversion import ImageConversionError, image_to_labels
 from ..runtime.topics import output_topic
 from .messages import stamp_ns
-from .process import Client, NodeProcess, NodeProcessError, dds_profile, node_env
+from .process import LATCHED, Client, NodeProcess, NodeProcessError, dds_profile, node_env
 
 LOGGER = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ def run_closed_loop(
     node = NodeProcess(parameters, params_file=params_file, env=node_env())
     LOGGER.info("started the segmentation node: %s (log %s)", " ".join(node.command), node.log_path)
     client: Client | None = None
+    infos: list = []
     iterator = iter(tqdm(frames, total=len(frames), desc=rate, unit="frame",
                          disable=None if progress is None else not progress))
     try:
@@ -142,6 +143,9 @@ def run_closed_loop(
         if first is None:
             raise BagError(bag, f"no image on {image_topic} has ground truth on {gt_topic}")
         client = Client("attendseg_bag_player", watch=node)
+        from ..msg import SegmentationInfo
+
+        infos = client.collect(SegmentationInfo, output_topic(image_topic, "info"), LATCHED)  # what ran
         player = _Player(client, image_topic, labels_topic)
         _warm_up(player, node, first.raw_image, startup_timeout)
         LOGGER.info("node serving %s -> %s; playing %s at %s rate", image_topic, labels_topic, bag, rate)
@@ -210,4 +214,5 @@ def run_closed_loop(
     scorer.add_duplicates(frames.duplicates)
     if pairer.missing_left:
         LOGGER.warning("%d label frames had stamps that were never published", pairer.missing_left)
-    return BagEvaluation(scorer.report(), scorer.confusion.copy(), samples)
+    engine = {"backend": infos[-1].backend, "precision": infos[-1].precision} if infos else {}
+    return BagEvaluation(scorer.report(), scorer.confusion.copy(), samples, engine)

@@ -9,6 +9,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -104,6 +105,29 @@ def write_png(path: str | Path, rgb: np.ndarray) -> Path:
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
         raise OSError(f"cannot write {path}")
     return path
+
+
+def training_data_note(training: Mapping[str, Any], split: str | None = None,
+                       sequences: Sequence[str] | None = None) -> str | None:
+    """A warning when the frames scored were training data of the model, from its sidecar's ``training`` record.
+
+    ``split`` (``val``, ``train``, ``test``) with ``sequences`` (drives) names the frames; ``None`` when
+    they are not known (a bag): then the note says which splits the model was trained on. ``None``
+    when the frames were not trained on, or the sidecar does not say what was.
+    """
+    config = training.get("config") or {}
+    splits = list(config.get("train_splits") or ())
+    if not splits:
+        return None
+    trained = " + ".join(splits)
+    if split is None:
+        return (f"this model was trained on CamVid {trained}: frames of those splits are training data, their "
+                "scores measure fit, not accuracy on unseen images (CamVid test is held out)")
+    excluded = set(config.get("exclude_sequences") or ())
+    if split not in splits or (sequences and set(sequences) <= excluded):
+        return None
+    return (f"{split} is training data of this model (trained on CamVid {trained}): this score measures fit, "
+            "not accuracy on unseen images (CamVid test is held out)")
 
 
 def _fmt(value: object, percent: bool = True) -> str:

@@ -81,13 +81,15 @@ def test_offline_equals_the_folder_evaluation(
 
 
 def test_closed_loop_through_the_node_equals_offline(
-    val_bags: dict[str, Path], random_model: dict[str, Path], folder_report: dict
+    val_bags: dict[str, Path], random_model: dict[str, Path], folder_report: dict, tmp_path: Path
 ) -> None:
     report = evaluate_bag(
         val_bags["sqlite3"], mode="closed-loop", backend=BACKEND, model=random_model[MODEL], rate="max",
-        startup_timeout=90.0, progress=False,
+        startup_timeout=90.0, progress=False, report_dir=tmp_path / "report",
     )
     assert (report["frames"], report["frames_missing"]) == (FRAMES, 0)
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "- **precision**: fp32" in markdown and "- **backend**: onnxruntime" in markdown  # what the node ran
     _assert_same_accuracy(report, folder_report, 1e-3)  # the bound: 0.1 point
     assert 0 < report["latency_ms_p50"] <= report["latency_ms_p99"] and report["fps"] > 0
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from attendseg_ros.data import load_class_table
+from attendseg_ros.engines import model_info, resolve_model
 from attendseg_ros.runtime.visualize import overlay
-from attendseg_ros.training.report import plot_class_iou, plot_confusion, write_report
+from attendseg_ros.training.report import plot_class_iou, plot_confusion, training_data_note, write_report
 
 CLASSES = load_class_table("camvid11")
 PALETTE = CLASSES.palette()
@@ -62,3 +63,15 @@ def test_plots_and_report(tmp_path: Path) -> None:
     assert "| mIoU | 25.00 % |" in text and "| Bicyclist | n/a |" in text and "| frames missing | 1 |" in text
     panel = cv2.imread(str(tmp_path / "r" / "overlay_a.png"))
     assert panel.shape == (6, 24, 3)  # frame | ground truth | prediction
+
+
+def test_scores_on_the_shipped_models_training_frames_say_so() -> None:
+    training = model_info(resolve_model("onnxruntime")).training  # the embedded model: trained on train + val
+    for split in ("val", "train"):
+        assert training_data_note(training, split).startswith(f"{split} is training data of this model (trained on "
+                                                               "CamVid train + val)")
+    assert training_data_note(training, "test") is None  # held out
+    assert "trained on CamVid train + val" in training_data_note(training)  # a bag: the frames are not known
+    left_out = {"config": {"train_splits": ["train", "val"], "exclude_sequences": ["0006R0"]}}
+    assert training_data_note(left_out, "train", ["0006R0"]) is None  # the leave-one-drive-out proxy
+    assert training_data_note({}, "val") is None  # a sidecar that does not say
