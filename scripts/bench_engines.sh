@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Issue 13's CPU engine comparison in one go: onnxruntime and OpenVINO at FP32 and INT8 on the
-# shipped model (288x384 from its sidecar), the backend `auto` would choose, and the label agreement
-# between the engines on every CamVid val frame. About 2 minutes on 2 AVX2 cores.
+# The CPU engine comparison in one go: onnxruntime and OpenVINO at FP32 and INT8 on the shipped
+# model (its input size from its sidecar), the backend `auto` would choose, and the label agreement
+# between the engines on every CamVid val frame. A few minutes on 2 AVX2 cores.
 # Run it on an IDLE CPU (no training, no tests): the timings mean nothing otherwise.
 #
 #   scripts/bench_engines.sh [OUT_DIR]   results (*.txt, *.json) in OUT_DIR, default $TMPDIR/attendseg_bench_engines

@@ -1,42 +1,55 @@
 #!/usr/bin/env bash
-# Continue the committed training run on a GPU machine lent by the device tool, and hand its files back.
-# Runs ON the device machine (its python3 has torch+CUDA, numpy, OpenCV, safetensors, tqdm, PyYAML);
-# nothing is installed: the package runs from the working tree. docs/training.md, "On a GPU machine".
+# Train AttendSeg with the shipped model's recipe on a CUDA machine, then export and score the INT8 model.
+# The trainer picks the GPU itself (bf16 autocast on CUDA); the recipe is the one docs/training.md
+# describes, the same as on a CPU, only faster.
 #
-# Here, first (the CPU run stopped, its newest resume file in training/):
-#   cp runs/main/resume.safetensors training/           # if the local copy is further along
-#   .venv/bin/attendseg-pack-camvid --data ../shared/camvid --out build/camvid-webp   # once; 29 MiB
-# Then one device call:
-#   run(command="bash scripts/gpu_train.sh", carry=["build/camvid-webp"], timeout_s=590)
-# and back here, from the reply's files_at:
-#   cp FILES_AT/resume.safetensors training/ && cp FILES_AT/{ema.safetensors,ema.json,history.json} runs/main/
+#   bash scripts/gpu_train.sh                       # a whole run: 30,000 steps, then export
+#   RESUME=runs/gpu/resume.safetensors bash scripts/gpu_train.sh   # continue a stopped run
+#   MINUTES=60 bash scripts/gpu_train.sh            # stop (and save) after an hour; run again to go on
 #
-# Environment: MINUTES of training before it stops, evaluates and saves (7.5: the whole call stays
-# under 10 min with the start, the last evaluation and the copy), DATA (build/camvid-webp),
-# RESUME (training/resume.safetensors), OUT (set by the device tool).
+# Needs: python3 with torch (CUDA build), numpy, opencv, safetensors, tqdm, PyYAML, onnx, onnxruntime
+# (the package runs from this working tree; nothing is installed), and CamVid in SegNet's layout.
+# Environment (defaults in brackets):
+#   DATA     CamVid folder [../shared/camvid]      OUT      run folder [runs/gpu]
+#   STEPS    optimiser steps of a new run [30000]  RESUME   resume file to continue from [none]
+#   MINUTES  stop after this long, saving the resume file; 0 = run to the end [0]
+#   EXPORT   1 = export INT8 and score it on val when the schedule is complete [1]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-: "${OUT:?OUT is not set: run this through the device tool, which brings back what lands in \$OUT}"
-MINUTES="${MINUTES:-7.5}"
-DATA="${DATA:-build/camvid-webp}"
-RESUME="${RESUME:-training/resume.safetensors}"
-RUN_DIR="runs/gpu"
+DATA="${DATA:-../shared/camvid}"
+OUT="${OUT:-runs/gpu}"
+STEPS="${STEPS:-30000}"
+RESUME="${RESUME:-}"
+MINUTES="${MINUTES:-0}"
+EXPORT="${EXPORT:-1}"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
-test -d "$DATA/train" || { echo "no $DATA/train: pack CamVid here and carry it (see the top of $0)" >&2; exit 1; }
-test -f "$RESUME" || { echo "no resume file $RESUME" >&2; exit 1; }
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
+test -d "$DATA/train" || { echo "gpu_train.sh: no CamVid at $DATA (set DATA to a folder with train/ and val/)" >&2; exit 1; }
+if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+fi
+python3 - <<'EOF'
+import torch
+print("torch", torch.__version__, "CUDA", torch.version.cuda, "available:", torch.cuda.is_available())
+if not torch.cuda.is_available():
+    print("gpu_train.sh: warning: no CUDA device; training runs on the CPU (the same recipe, much slower)")
+EOF
 
-# The trainer stops itself at the time limit (finishing the step, evaluating the EMA, saving);
-# a second call on the same warm machine continues from runs/gpu, which is further along.
-status=0
-python3 -m attendseg_ros.cli.train --data "$DATA" --out "$RUN_DIR" --resume "$RESUME" \
-    --time-limit-min "$MINUTES" --log-every 250 2>&1 | tee "$OUT/train.log" || status=$?
+if [ -n "$RESUME" ]; then
+    test -f "$RESUME" || { echo "gpu_train.sh: no resume file $RESUME" >&2; exit 1; }
+    python3 -m attendseg_ros.cli.train --data "$DATA" --out "$OUT" --resume "$RESUME" \
+        --time-limit-min "$MINUTES" --log-every 250
+else
+    python3 -m attendseg_ros.cli.train --data "$DATA" --out "$OUT" --steps "$STEPS" \
+        --eval-sets val train:0006R0 --time-limit-min "$MINUTES" --log-every 250
+fi
 
-for name in resume.safetensors ema.safetensors ema.json history.json final.safetensors final.json; do
-    if [ -f "$RUN_DIR/$name" ]; then cp "$RUN_DIR/$name" "$OUT/"; fi
-done
-ls -l "$OUT"
-exit "$status"
+# The trainer writes final.safetensors when the schedule is complete (resume.safetensors while it is not).
+if [ "$EXPORT" = 1 ] && [ -f "$OUT/final.safetensors" ]; then
+    python3 -m attendseg_ros.cli.export --model "$OUT/final.safetensors" --data "$DATA" --out "$OUT/export" \
+        --evaluate val
+    echo "gpu_train.sh: INT8 model in $OUT/export/ (val is training data of this run: it shows fit)"
+elif [ -f "$OUT/resume.safetensors" ]; then
+    echo "gpu_train.sh: stopped before the end; continue with RESUME=$OUT/resume.safetensors bash $0"
+fi

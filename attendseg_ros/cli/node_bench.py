@@ -13,7 +13,7 @@
    time over DDS; the time from the stamp to the labels arriving here is the end-to-end latency. The
    node's own /diagnostics give its per-frame overhead (conversion, resizes, outputs, publish).
 
-Aims (issues 5, 13): node overhead <= 10 % of the network time; end-to-end latency <= network + 10 ms.
+Aims: node overhead <= 10 % of the network time; end-to-end latency <= network + 10 ms.
 Ratios, not milliseconds, compare across machines and loads; the output names the CPU, its INT8 flags
 and the load average before and after.
 """

@@ -177,8 +177,8 @@ def pack_segnet(
 ) -> dict[str, float]:
     """Copy SegNet-layout splits with the frames as WebP (lossy, ``quality``) and the labels untouched.
 
-    For moving CamVid where space is short (a device machine takes 64 MiB per call; the PNG frames of
-    train+val are 119 MB, WebP 95 about 28 MB at ~42 dB PSNR). :class:`CamVid` reads the copy as it is.
+    For moving CamVid where space or bandwidth is short (the PNG frames of train+val are 119 MB, WebP 95
+    about 28 MB at ~42 dB PSNR). :class:`CamVid` reads the copy as it is.
     Returns the frame count, bytes written and the mean PSNR of the frames in dB.
     """
     out = Path(out)
