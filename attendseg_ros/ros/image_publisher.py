@@ -150,8 +150,9 @@ def main(args: list[str] | None = None) -> int:
                   f"{options.wait_for_subscribers:g} s", file=sys.stderr)
             return 1
         published = node.publish_frames(options.loop, options.count)
-        node.get_logger().info(f"published {published} frames from {options.folder} on {options.topic}"
-                               + (f" ({node.skipped} unreadable files skipped)" if node.skipped else ""))
+        # printed, not logged: after Ctrl-C the ROS context (and with it /rosout) is already gone
+        print(f"attendseg-publish-images: published {published} frames from {options.folder} on {options.topic}"
+              + (f" ({node.skipped} unreadable files skipped)" if node.skipped else ""), flush=True)
         return 0
     except ImageFolderError as exc:
         print(f"attendseg-publish-images: error: {exc}", file=sys.stderr)

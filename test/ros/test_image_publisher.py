@@ -56,6 +56,7 @@ def test_one_pass_publishes_every_image_in_name_order(folder: Path) -> None:
     received, done = _receive("/publish_once/image_raw", 2, str(folder), "--rate", "20", "--frame-id", "cam0")
     assert done.returncode == 0, done.stderr
     assert len(received) == 2
+    assert f"published 2 frames from {folder} on /publish_once/image_raw" in done.stdout
     for msg, name in zip(received, ("a.png", "b.png"), strict=True):
         assert (msg.encoding, msg.header.frame_id) == ("rgb8", "cam0")
         np.testing.assert_array_equal(image_to_rgb(msg), read_rgb(folder / name))
