@@ -51,7 +51,7 @@ from .sidecar import (
 
 MIN_OPSET = 11  # Resize with coordinate_transformation_mode, Round, ArgMax over an axis
 OUTPUT_KINDS = ("logits", "class_ids")
-_FLOAT_TYPES = (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16)
+_FLOAT_TYPES = (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE)
 _PREFIX = "attendseg_import/"  # names of the nodes and tensors this module adds
 
 
