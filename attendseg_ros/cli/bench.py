@@ -8,7 +8,9 @@
 
 Without ``@MODEL`` a spec runs the embedded model: INT8 is the shipped ``.int8.onnx``, FP32 the
 shipped weights (exported to ONNX on the fly for onnxruntime/openvino), both at the input size of
-their sidecar. The output starts with the CPU's name and the flags that decide INT8 speed
+their sidecar. Any model file works the same way, an imported one (attendseg-import-model) too:
+frames default to the model's input size, and the output names the model and its class count.
+The output starts with the CPU's name and the flags that decide INT8 speed
 (avx2, avx512_vnni, avx_vnni, amx_int8). ``--agreement`` runs every spec on real frames of a
 CamVid split and reports, against the first spec, the % of pixels with the same label.
 
@@ -38,6 +40,7 @@ from ..data.preprocessing import preprocess
 from ..engines import EngineError, create_segmenter
 from ..engines.base import RESOLUTIONS, Segmentation, restore_size
 from ..registry import BACKEND_CHOICES, DEFAULT_BACKEND, PRECISIONS
+from .arguments import non_negative_int, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +53,8 @@ CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_i
 def benchmark(
     backend: str = DEFAULT_BACKEND,
     precision: str | None = None,
-    height: int = 360,
-    width: int = 480,
+    height: int | None = None,
+    width: int | None = None,
     batch: int = 1,
     iters: int = 50,
     warmup: int = 5,
@@ -62,7 +65,7 @@ def benchmark(
     options: dict[str, Any] | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Benchmark one backend on ``batch`` random ``height x width`` uint8 RGB frames.
+    """Benchmark one backend on ``batch`` random ``height x width`` uint8 RGB frames (default: the model's input size).
 
     Returns a dict: ``latency_ms_p50``/``_p99``/``_mean`` (one ``segment`` call on the batch,
     end to end), ``frame_ms_p50`` (that divided by ``batch``), ``fps`` (frames per second over
@@ -71,10 +74,14 @@ def benchmark(
     """
     if iters < 1 or warmup < 0 or batch < 1:
         raise ValueError(f"need iters >= 1, warmup >= 0 and batch >= 1 (got {iters}, {warmup}, {batch})")
+    if (height is not None and height < 1) or (width is not None and width < 1):
+        raise ValueError(f"frame height and width must be at least 1 (got {height} x {width})")
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
     segmenter = create_segmenter(backend, model, precision, device, threads, **(options or {}))
     try:
+        height = height or segmenter.input_size[0]
+        width = width or segmenter.input_size[1]
         frames = np.random.default_rng(seed).integers(0, 256, (batch, height, width, 3), dtype=np.uint8)
         times = {stage: [] for stage in STAGES}
         total: list[float] = []
@@ -98,6 +105,8 @@ def benchmark(
             "warmup": warmup,
             "threads": threads,
             "model": str(getattr(segmenter, "path", model) or "default"),
+            "model_name": segmenter.info.name,
+            "classes": segmenter.info.classes.num_classes,
             **_stats("latency_ms", total),
             "frame_ms_p50": float(np.percentile(total, 50)) * 1e3 / batch,
             "fps": batch * len(total) / sum(total),
@@ -263,6 +272,9 @@ def agreement(
         if len({s.input_size for s in segmenters}) > 1:
             sizes = {spec: s.input_size for spec, s in zip(specs, segmenters, strict=True)}
             raise ValueError(f"the specs run at different input sizes {sizes}: labels cannot be compared")
+        if len({s.info.classes.names for s in segmenters}) > 1:
+            tables = {spec: list(s.info.classes.names) for spec, s in zip(specs, segmenters, strict=True)}
+            raise ValueError(f"the specs predict different classes {tables}: labels cannot be compared")
         same = np.zeros(len(specs)), np.zeros(len(specs))  # equal labels, confidence within 1
         worst = np.ones(len(specs))
         pixels = 0
@@ -357,13 +369,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model file (default: the embedded model)")
     p.add_argument("--device", default=None,
                    help="cpu, cuda or cuda:N; openvino also GPU, NPU, AUTO (default: the backend's)")
-    p.add_argument("--height", type=int, default=360, help="frame height (the network runs at the model's input size)")
-    p.add_argument("--width", type=int, default=480, help="frame width")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--batches", type=int, nargs="+", help="throughput sweep over these batch sizes")
-    p.add_argument("--iters", type=int, default=50, help="timed iterations")
-    p.add_argument("--warmup", type=int, default=5, help="untimed iterations first")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: library default)")
+    p.add_argument("--height", type=positive_int,
+                   help="frame height (default: the model's input height; the network runs at its input size)")
+    p.add_argument("--width", type=positive_int, help="frame width (default: the model's input width)")
+    p.add_argument("--batch", type=positive_int, default=1)
+    p.add_argument("--batches", type=positive_int, nargs="+", help="throughput sweep over these batch sizes")
+    p.add_argument("--iters", type=positive_int, default=50, help="timed iterations")
+    p.add_argument("--warmup", type=non_negative_int, default=5, help="untimed iterations first")
+    p.add_argument("--threads", type=non_negative_int, default=0, help="CPU threads (0: library default)")
     p.add_argument("--resolution", choices=list(RESOLUTIONS), default="input", help="where results are returned")
     p.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="backend option, e.g. cuda_graphs=true, spin=false; BACKEND.KEY=VALUE applies to one "
@@ -374,7 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of pixels (%%) labelled as by the first spec, on real frames of --data")
     p.add_argument("--data", type=Path, help="CamVid folder for --agreement")
     p.add_argument("--split", default="val", choices=["train", "val", "test"], help="split for --agreement")
-    p.add_argument("--frames", type=int, default=20, help="frames for --agreement, spread over the split (0: all)")
+    p.add_argument("--frames", type=non_negative_int, default=20,
+                   help="frames for --agreement, spread over the split (0: all)")
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -406,7 +420,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         else:
             result = benchmark(args.backend, args.precision, **common)
         runs = result.get("runs", [result])
-        print(f"network input {runs[0]['input_height']}x{runs[0]['input_width']}, frames "
+        print(f"model {runs[0]['model_name']} ({runs[0]['classes']} classes), "
+              f"network input {runs[0]['input_height']}x{runs[0]['input_width']}, frames "
               f"{runs[0]['height']}x{runs[0]['width']}, batch {runs[0]['batch']}, threads {runs[0]['threads']}")
         print(format_table(runs))
     if args.json:

@@ -16,6 +16,7 @@ _EXPORTS = {
     "Normalization": ".preprocessing",
     "detect_layout": ".camvid",
     "load_class_table": ".classes",
+    "load_classes_yaml": ".classes",
     "pack_segnet": ".camvid",
     "preprocess": ".preprocessing",
 }

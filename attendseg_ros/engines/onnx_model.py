@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
 
-from ..modelfiles.sidecar import INPUT_NAME, OUTPUT_NAMES, ModelInfo
+from ..modelfiles.sidecar import INPUT_NAME, OUTPUT_NAMES, ModelInfo, graph_num_classes, value_dims
 from . import model_info
 from .base import EngineError, Segmenter
 
@@ -106,10 +106,6 @@ def _load_graph(path: Path) -> onnx.ModelProto:
         raise EngineError(f"{path}: not a readable ONNX model ({exc})") from exc
 
 
-def _dims(value: onnx.ValueInfoProto) -> list[int | str]:
-    return [d.dim_value if d.HasField("dim_value") else d.dim_param for d in value.type.tensor_type.shape.dim]
-
-
 def _check_graph(path: Path, graph: onnx.ModelProto, info: ModelInfo) -> None:
     """The graph's input/outputs and class count must match the sidecar beside it."""
     sidecar = path.with_suffix(".json").name
@@ -118,17 +114,26 @@ def _check_graph(path: Path, graph: onnx.ModelProto, info: ModelInfo) -> None:
     if INPUT_NAME not in inputs or any(name not in outputs for name in OUTPUT_NAMES):
         raise EngineError(
             f"{path}: expected input {INPUT_NAME!r} and outputs {list(OUTPUT_NAMES)} (an attendseg-export model), "
-            f"found inputs {list(inputs)} and outputs {list(outputs)}"
+            f"found inputs {list(inputs)} and outputs {list(outputs)}; wrap a segmentation model trained elsewhere "
+            "with attendseg-import-model"
         )
+    types = {name: value.type.tensor_type.elem_type for name, value in (*inputs.items(), *outputs.items())}
+    expected = {INPUT_NAME: (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)}
+    expected.update(dict.fromkeys(OUTPUT_NAMES, (onnx.TensorProto.UINT8,)))
+    for name, allowed in expected.items():
+        if types[name] not in allowed:
+            wanted = " or ".join(onnx.TensorProto.DataType.Name(t).lower() for t in allowed)
+            raise EngineError(f"{path}: {name!r} is {onnx.TensorProto.DataType.Name(types[name]).lower()}, "
+                              f"expected {wanted}")
     height, width = info.input_size
-    input_dims = _dims(inputs[INPUT_NAME])
+    input_dims = value_dims(inputs[INPUT_NAME])
     if len(input_dims) != 4 or input_dims[1:] != [3, height, width]:
         raise EngineError(
             f"{path}: the graph's input is {input_dims} but {sidecar} says input_size {height}x{width} "
             f"(expected [batch, 3, {height}, {width}])"
         )
     for name in OUTPUT_NAMES:
-        dims = _dims(outputs[name])  # symbolic (str) dims are unknown, not wrong
+        dims = value_dims(outputs[name])  # symbolic (str) dims are unknown, not wrong
         known = [d for d in dims[1:] if isinstance(d, int) and d > 0]
         if len(dims) != 3 or (len(known) == 2 and known != [height, width]):
             raise EngineError(f"{path}: output {name!r} is {dims}, expected [batch, {height}, {width}] ({sidecar})")
@@ -137,32 +142,6 @@ def _check_graph(path: Path, graph: onnx.ModelProto, info: ModelInfo) -> None:
         raise EngineError(
             f"{path}: the graph predicts {classes} classes but {sidecar} lists {info.classes.num_classes}"
         )
-
-
-def graph_num_classes(graph: onnx.ModelProto) -> int | None:
-    """Output channels of the classifier convolution that feeds the graph's ArgMax, if found.
-
-    Walks back from the ArgMax input through resizes and (de)quantisation to the first Conv and
-    reads its weight's first dimension (an initializer, or the input of its DequantizeLinear).
-    """
-    producers = {out: node for node in graph.graph.node for out in node.output}
-    shapes = {init.name: list(init.dims) for init in graph.graph.initializer}
-    argmax = [node for node in graph.graph.node if node.op_type == "ArgMax"]
-    if not argmax:
-        return None
-    tensor = argmax[-1].input[0]
-    for _ in range(16):
-        node = producers.get(tensor)
-        if node is None:
-            return None
-        if node.op_type in ("Conv", "QLinearConv"):
-            weight = node.input[1] if node.op_type == "Conv" else node.input[3]
-            source = producers.get(weight)
-            if source is not None and source.op_type == "DequantizeLinear":
-                weight = source.input[0]
-            return shapes[weight][0] if shapes.get(weight) else None
-        tensor = node.input[0]
-    return None
 
 
 def _export_safetensors(path: Path, precision: str | None, backend: str) -> OnnxModel:

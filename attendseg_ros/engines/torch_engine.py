@@ -21,6 +21,7 @@ import torch
 
 from ..model.postprocess import LabelsAndConfidence
 from ..modelfiles.checkpoint import ModelFileError, ModelInfo, load_model
+from . import model_info
 from .base import EngineError, Segmenter
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,12 @@ def create(
 ) -> TorchSegmenter:
     """Factory entry point (see :func:`attendseg_ros.engines.create_segmenter`)."""
     if path.suffix != ".safetensors":
-        raise EngineError(f"{path}: the torch backend needs a .safetensors model (with its .json sidecar)")
+        imported = path.with_suffix(".json").is_file() and not model_info(path).is_attendseg
+        raise EngineError(
+            f"{path}: an imported model (attendseg-import-model) runs in the onnxruntime or openvino backend only; "
+            "the torch backend runs AttendSeg .safetensors models" if imported else
+            f"{path}: the torch backend needs a .safetensors model (with its .json sidecar)"
+        )
     on_cuda = device.startswith("cuda")
     if on_cuda and not torch.cuda.is_available():
         raise EngineError(f"device {device!r} asked for, but this torch ({torch.__version__}) sees no CUDA GPU")

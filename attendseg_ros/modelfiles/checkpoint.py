@@ -39,6 +39,11 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[At
     if not path.is_file():
         raise ModelFileError(f"{path}: model weights not found")
     info = read_info(path)
+    if info.config is None:
+        raise ModelFileError(
+            f"{path}: {sidecar_path(path).name} describes an imported {info.architecture} model, not AttendSeg "
+            "weights; it runs only as its .onnx file in the onnxruntime or openvino backend"
+        )
     model = AttendSeg(info.config)
     try:
         state = load_file(str(path), device=str(device))

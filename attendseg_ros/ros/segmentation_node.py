@@ -349,6 +349,11 @@ class SegmentationNode(LifecycleNode):
             raise TransitionError(f"invalid drivable_classes: {result.reason}")
         self._drivable_default = drivable if automatic else None
         self.live = parameters.read_live(self)
+        if not drivable and "drivable_mask" in self.live.publish:
+            self.get_logger().warning(
+                f"no drivable classes: the class table {table.name!r} names none, so drivable_mask stays empty; set "
+                f"drivable_classes to some of {list(self._class_names)} (or `drivable:` in the model's classes.yaml)"
+            )
 
     def _log_loading(self, loaded: threading.Event, start: float) -> None:
         """Say every 15 s that the model is still loading, so a long engine build does not look like a hang."""

@@ -64,10 +64,10 @@ def test_a_newer_format_version_is_refused_by_name(saved: tuple[Path, torch.nn.M
     path, _ = saved
     sidecar = path.with_suffix(".json")
     data = json.loads(sidecar.read_text())
-    assert data["format_version"] == 1
-    data["format_version"] = 2
+    assert data["format_version"] == 1  # AttendSeg sidecars keep the layout older readers know
+    data["format_version"] = 3
     sidecar.write_text(json.dumps(data))
-    with pytest.raises(ModelFileError, match=r"m\.json: written in model format_version 2, newer than the 1.*upgrade"):
+    with pytest.raises(ModelFileError, match=r"m\.json: written in model format_version 3, newer than the 2.*upgrade"):
         read_info(path)
     data["format_version"] = "one"
     sidecar.write_text(json.dumps(data))
