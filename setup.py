@@ -46,6 +46,8 @@ setup(
             "attendseg-pack-camvid = attendseg_ros.cli.pack_camvid:main",
             "attendseg-eval = attendseg_ros.cli.evaluate:main",
             "attendseg-export = attendseg_ros.cli.export:main",
+            "attendseg-check-tensorrt = attendseg_ros.cli.check_tensorrt:main",
+            "attendseg-jetson-check = attendseg_ros.cli.jetson_check:main",
             "attendseg-bench = attendseg_ros.cli.bench:main",
             "attendseg-node-bench = attendseg_ros.cli.node_bench:main",
             "attendseg-demo = attendseg_ros.cli.demo:main",
