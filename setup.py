@@ -47,6 +47,8 @@ setup(
             "attendseg-eval = attendseg_ros.cli.evaluate:main",
             "attendseg-export = attendseg_ros.cli.export:main",
             "attendseg-import-model = attendseg_ros.cli.import_model:main",
+            "attendseg-check-tensorrt = attendseg_ros.cli.check_tensorrt:main",
+            "attendseg-jetson-check = attendseg_ros.cli.jetson_check:main",
             "attendseg-bench = attendseg_ros.cli.bench:main",
             "attendseg-node-bench = attendseg_ros.cli.node_bench:main",
             "attendseg-demo = attendseg_ros.cli.demo:main",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 DEVICE_KINDS: tuple[str, ...] = ("cpu", "cuda")
-MODEL_KINDS: tuple[str, ...] = ("onnx", "safetensors")
+MODEL_KINDS: tuple[str, ...] = ("onnx", "onnx_tensorrt", "safetensors")
 _DEVICE = re.compile(r"(cpu|cuda)(?::(\d+))?")
 # A device name a backend's library resolves itself: "GPU", "GPU.1", "NPU", "AUTO:GPU,CPU" (OpenVINO).
 _NATIVE_DEVICE = re.compile(r"([A-Z]+)(?:[.:][A-Za-z0-9.,:_-]+)?")
@@ -35,15 +35,16 @@ class BackendSpec:
     summary: str
     auto: bool = False  # a CPU engine that ``backend: auto`` measures
     native_devices: tuple[str, ...] = ()  # device names passed to its library as given (OpenVINO's GPU, NPU)
+    int8_model_kind: str = "onnx"  # the embedded INT8 file it loads: the CPU layout, or onnx_tensorrt
 
     @property
     def default_device(self) -> str:
         return self.devices[0]
 
     def default_model_kind(self, precision: str | None) -> str:
-        """Which embedded model file it loads when none is given (``onnx`` or ``safetensors``)."""
+        """Which embedded model file it loads when none is given (a name of :data:`MODEL_KINDS`)."""
         if ".onnx" in self.model_suffixes and precision in (None, "int8"):
-            return "onnx"  # the embedded ONNX model is INT8
+            return self.int8_model_kind  # the embedded ONNX models are INT8
         return "safetensors"
 
 
@@ -63,10 +64,12 @@ BACKENDS: dict[str, BackendSpec] = {
         ),
         BackendSpec(
             "tensorrt", "tensorrt_engine",
-            "torch2trt (https://github.com/NVIDIA-AI-IOT/torch2trt, install from source) and TensorRT "
-            "(JetPack on a Jetson, or NVIDIA's tensorrt wheels)",
-            ("fp32", "fp16", "int8"), ("cuda",), (".safetensors",),
-            "torch2trt + TensorRT engines (Jetson), cached on disk; CUDA only",
+            "TensorRT with its ONNX parser and torch with CUDA (JetPack on a Jetson, or NVIDIA's tensorrt wheels); "
+            "converter torch2trt also needs torch2trt (https://github.com/NVIDIA-AI-IOT/torch2trt, from source)",
+            ("fp32", "fp16", "int8"), ("cuda",), (".onnx", ".safetensors"),
+            "TensorRT engines built by its ONNX parser from the TensorRT-ready INT8 file (Jetson), cached on disk; "
+            "CUDA only",
+            int8_model_kind="onnx_tensorrt",
         ),
         BackendSpec(
             "openvino", "openvino_engine", "pip install openvino (or pip install attendseg_ros[openvino])",

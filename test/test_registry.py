@@ -55,7 +55,9 @@ def test_the_factory_refuses_tensorrt_on_the_cpu_before_anything_else(random_mod
 def test_default_models_follow_the_registry() -> None:
     assert resolve_model("onnxruntime").name.endswith(".int8.onnx")
     assert resolve_model("onnxruntime", precision="fp32").suffix == ".safetensors"
-    assert resolve_model("torch").suffix == resolve_model("tensorrt").suffix == ".safetensors"
+    assert resolve_model("torch").suffix == ".safetensors"
+    assert resolve_model("tensorrt").name.endswith(".int8.tensorrt.onnx")  # the TensorRT-ready INT8 layout
+    assert resolve_model("tensorrt", precision="fp16").suffix == ".safetensors"
     assert resolve_model("torch", "/my/model.safetensors") == Path("/my/model.safetensors")
 
 

@@ -2,7 +2,7 @@
 
     seg = create_segmenter("onnxruntime")          # the embedded INT8 model on the CPU
     seg = create_segmenter("torch", device="cuda", precision="fp16")
-    seg = create_segmenter("tensorrt", precision="int8")   # Jetson: torch2trt + TensorRT, on CUDA
+    seg = create_segmenter("tensorrt")                      # Jetson: the TensorRT-ready INT8 file, on CUDA
     seg = create_segmenter("openvino", threads=2)           # the same INT8 ONNX model, OpenVINO
     seg = create_segmenter("auto")                          # the faster CPU engine here, by measurement
     results = seg.segment(frames, resolution="input")
@@ -33,6 +33,7 @@ DEFAULT_MODEL_NAME = "attendseg_camvid11"
 # The embedded model files, by kind (registry.MODEL_KINDS).
 _DEFAULT_FILES = {
     "onnx": f"{DEFAULT_MODEL_NAME}.int8.onnx",
+    "onnx_tensorrt": f"{DEFAULT_MODEL_NAME}.int8.tensorrt.onnx",  # the tensorrt backend's INT8 layout
     "safetensors": f"{DEFAULT_MODEL_NAME}.safetensors",
 }
 
@@ -52,7 +53,8 @@ __all__ = [
 
 
 def default_model_path(kind: str = "onnx") -> Path:
-    """The embedded default model file: ``"onnx"`` (the INT8 ONNX model) or ``"safetensors"`` (FP32 weights).
+    """The embedded default model file: ``"onnx"`` (the INT8 ONNX model for CPUs), ``"onnx_tensorrt"`` (the
+    TensorRT-ready INT8 model) or ``"safetensors"`` (FP32 weights).
 
     A backend name is accepted too (its default kind). Raises :class:`EngineError` naming the file
     when it or its ``.json`` sidecar is missing.
@@ -122,10 +124,11 @@ def create_segmenter(
 ) -> Segmenter:
     """Create a :class:`Segmenter` for ``backend`` (a name of :data:`attendseg_ros.registry.BACKENDS`, or ``auto``).
 
-    ``model``: a model file (``.onnx`` for onnxruntime/openvino; ``.safetensors`` for torch/tensorrt,
-    onnxruntime and openvino also accept it and export an FP32 ONNX graph on the fly), ``None`` for
-    the embedded default. ``precision``: ``None`` for the backend's default (onnxruntime, openvino:
-    what the file holds; torch: fp32 on the CPU, fp16 on CUDA; tensorrt: int8). ``device``: ``cpu``,
+    ``model``: a model file (``.onnx`` for onnxruntime/openvino/tensorrt, which needs the TensorRT
+    layout for INT8; ``.safetensors`` for torch, onnxruntime, openvino and tensorrt export an FP32 ONNX
+    graph from it on the fly), ``None`` for the embedded default. ``precision``: ``None`` for the
+    backend's default (onnxruntime, openvino, tensorrt: what the file holds; torch: fp32 on the CPU,
+    fp16 on CUDA). ``device``: ``cpu``,
     ``cuda`` or ``cuda:N``, or a name the backend's library resolves (openvino: GPU, NPU, AUTO);
     ``None`` for the backend's default (the registry's first device). ``threads``: CPU threads (0:
     the library's default). ``options``: backend-specific settings (see each backend module);

@@ -1,25 +1,42 @@
-"""tensorrt backend (Jetson): torch2trt INT8 engines calibrated on CamVid frames, cached on disk.
+"""tensorrt backend (Jetson, NVIDIA GPUs): TensorRT engines built from ONNX by TensorRT's parser, cached on disk.
 
-Verified only on a Jetson: torch2trt and TensorRT cannot be installed on the development
-machines. What runs everywhere (and is tested): the cache key, the cache's validation, the
-calibration dataset, the op-set check, and the error when torch2trt is missing.
+Two converters (option ``converter``):
 
-Building an engine takes minutes (INT8 calibration runs the network over the calibration
-frames); it is saved in a cache keyed by GPU name, TensorRT version, input shape, batch size,
-precision, calibration settings and the SHA-256 of the weights file. Each entry is the
-serialised engine plus a JSON manifest holding that key and the engine's own SHA-256. Loading
-re-checks both: a stale entry (any key field differs) or a corrupt one (hash mismatch,
-unreadable manifest, engine TensorRT cannot deserialise) is logged, deleted and rebuilt, never
-used. Only the serialised engine is stored: nothing is pickled.
+``onnx`` (default): TensorRT's ONNX parser reads an exported ONNX file. The default model is the
+embedded TensorRT-ready INT8 file (``*.int8.tensorrt.onnx``): explicit quantization, the scales
+travel in the file's Q/DQ nodes, no calibration on the device. An INT8 file is checked against
+TensorRT's explicit-quantization rules (:mod:`attendseg_ros.modelfiles.tensorrt_rules`) before any
+TensorRT call and refused with the checker's message when it breaks one. The network is strongly
+typed where the TensorRT version offers it (10.x and later: the file's Q/DQ nodes decide every
+precision), else (8.5-9.x) built with the INT8 builder flag. FP32 and FP16 engines are built from an
+FP32 ``.onnx`` file or from ``.safetensors`` weights exported on the fly; FP16 needs the FP16 builder
+flag, which TensorRT 11 removed. :func:`plan_build` decides all of this from the version and what
+its Python module offers, and names the version and what it lacks when it cannot build.
+
+``torch2trt``: the previous path, for FP16 engines of ``.safetensors`` models and INT8 with implicit
+calibration on JetPack 5 (TensorRT 8.5; the calibrators are deprecated in 10.x and gone in 11).
+Needs torch2trt (from its repository) and CamVid frames for INT8 calibration.
+
+Both need torch with CUDA (NVIDIA's wheel on a Jetson) for device memory and the stream. Building
+takes minutes; the engine is cached keyed by GPU name and compute capability, TensorRT version,
+converter, build plan, input shape, batch, precision, calibration settings (torch2trt INT8) and the
+model file's SHA-256. Each entry is the serialised engine plus a JSON manifest holding that key and
+the engine's SHA-256. A stale entry (another TensorRT, GPU, model...) or a corrupt one is logged
+with its cause, deleted and rebuilt once; the new entry then matches. A cache folder that cannot be
+written is logged (every start would rebuild). Nothing is pickled.
 
 Options (``create_segmenter("tensorrt", ..., **options)``):
-  ``batch``: the largest batch the engine takes (default 1; larger batches run in chunks);
+  ``converter``: ``onnx`` (default) or ``torch2trt``;
+  ``batch``: the largest batch the engine takes (default 1; larger batches run in chunks; the
+  optimization profile spans 1..batch);
   ``cache_dir``: default ``$ATTENDSEG_TRT_CACHE`` or ``~/.cache/attendseg_ros/tensorrt``;
-  ``calibration_data``: CamVid folder for INT8 calibration (default ``$CAMVID_DIR``), needed
-  only when no cached engine matches; ``calibration_split`` (``train``), ``calibration_count``
-  (64), ``calibration_algorithm`` (``entropy2`` or ``minmax``); ``fp16_fallback``: build FP16
-  when INT8 calibration is unavailable (TensorRT >= 11 removed it) instead of failing;
-  ``workspace_mb`` (default 1024).
+  ``workspace_mb`` (default 1024);
+  torch2trt only: ``calibration_data`` (CamVid folder, default ``$CAMVID_DIR``), ``calibration_split``
+  (``train``), ``calibration_count`` (64), ``calibration_algorithm`` (``entropy2`` or ``minmax``),
+  ``fp16_fallback`` (build FP16 when this TensorRT has no INT8 calibration instead of failing).
+
+Verified without TensorRT only (no machine here has a GPU): the version logic, the cache, the
+checker's refusal and the error paths are tested; the TensorRT calls themselves have never run.
 """
 
 from __future__ import annotations
@@ -28,42 +45,126 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
+from collections.abc import Callable, Collection
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ..data.preprocessing import preprocess
-from ..model.complexity import unsupported_ops
-from ..model.postprocess import LabelsAndConfidence
-from ..modelfiles.checkpoint import ModelFileError, ModelInfo, load_model
+from ..modelfiles.sidecar import INPUT_NAME, OUTPUT_NAMES
+from ..modelfiles.tensorrt_rules import RulesFileError, check_file, format_violations
 from .base import EngineError, Segmenter
+from .onnx_model import OnnxModel, check_batch, open_onnx_model
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+CONVERTERS = ("onnx", "torch2trt")
 INSTALL_HINT = (
-    "the tensorrt backend needs torch2trt (https://github.com/NVIDIA-AI-IOT/torch2trt, install from source) "
-    "and TensorRT (JetPack on a Jetson); on other machines use backend='onnxruntime' or 'torch'"
+    "the tensorrt backend needs TensorRT's Python package with its ONNX parser (JetPack on a Jetson: "
+    "python3-libnvinfer; elsewhere NVIDIA's tensorrt wheels) and torch with CUDA; converter torch2trt also "
+    "needs torch2trt (https://github.com/NVIDIA-AI-IOT/torch2trt, from source); without a GPU use "
+    "backend='onnxruntime' or 'openvino'"
 )
 OPTIONS = (
-    "batch", "cache_dir", "calibration_data", "calibration_split", "calibration_count", "calibration_algorithm",
-    "fp16_fallback", "workspace_mb",
+    "converter", "batch", "cache_dir", "workspace_mb", "calibration_data", "calibration_split",
+    "calibration_count", "calibration_algorithm", "fp16_fallback",
 )
-INPUT_NAMES = ["input"]
-OUTPUT_NAMES = ["logits"]
+TORCH2TRT_OPTIONS = ("calibration_data", "calibration_split", "calibration_count", "calibration_algorithm",
+                     "fp16_fallback")
+MINIMUM_VERSION = (8, 5)  # JetPack 5: opset 17, Q/DQ explicit quantization, the tensor-name runtime API
 
 
-def require_torch2trt() -> tuple[Any, Any]:
-    """Import torch2trt and tensorrt, or raise :class:`EngineError` naming what to install."""
-    try:
-        import tensorrt
-        import torch2trt
-    except ImportError as exc:
-        raise EngineError(f"{INSTALL_HINT} ({exc.name or exc} is not installed)") from exc
-    return torch2trt, tensorrt
+# --- what this TensorRT can do -------------------------------------------------------------------
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """``"10.3.0.30"`` -> ``(10, 3, 0)``; :class:`EngineError` for text that is no TensorRT version."""
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", str(text).strip())
+    if match is None:
+        raise EngineError(f"cannot read the TensorRT version {text!r}")
+    return int(match[1]), int(match[2]), int(match[3] or 0)
+
+
+def module_features(tensorrt: Any) -> frozenset[str]:
+    """The names :func:`plan_build` asks about, as far as the ``tensorrt`` module offers them."""
+    flags = getattr(tensorrt, "NetworkDefinitionCreationFlag", None)
+    builder_flags = getattr(tensorrt, "BuilderFlag", None)
+    context = getattr(tensorrt, "IExecutionContext", None)
+    offered = {
+        "OnnxParser": hasattr(tensorrt, "OnnxParser"),
+        "STRONGLY_TYPED": hasattr(flags, "STRONGLY_TYPED"),
+        "EXPLICIT_BATCH": hasattr(flags, "EXPLICIT_BATCH"),
+        "INT8": hasattr(builder_flags, "INT8"),
+        "FP16": hasattr(builder_flags, "FP16"),
+        "execute_async_v3": hasattr(context, "execute_async_v3"),
+        "set_memory_pool_limit": hasattr(getattr(tensorrt, "IBuilderConfig", None), "set_memory_pool_limit"),
+    }
+    return frozenset(name for name, present in offered.items() if present)
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """How to build with this TensorRT: network creation flags and builder flags, by name."""
+
+    tensorrt: str
+    precision: str
+    strongly_typed: bool
+    network_flags: tuple[str, ...]  # NetworkDefinitionCreationFlag names
+    builder_flags: tuple[str, ...]  # BuilderFlag names
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON types (lists, not tuples): equal to what a cache manifest reads back."""
+        return json.loads(json.dumps(asdict(self)))
+
+
+def plan_build(version: str, precision: str, features: Collection[str]) -> BuildPlan:
+    """The ONNX-parser build for ``precision`` with TensorRT ``version`` offering ``features``.
+
+    INT8 (a Q/DQ file): strongly typed where offered (TensorRT >= 10: types come from the file, no
+    builder flags), else weakly typed with the INT8 flag (8.5-9.x). FP32: strongly typed where
+    offered. FP16 (from an FP32 file): weakly typed with the FP16 flag, which TensorRT 11 removed.
+    Raises :class:`EngineError` naming the version found and what it lacks.
+    """
+    numbers = parse_version(version)
+    if numbers[:2] < MINIMUM_VERSION:
+        raise EngineError(
+            f"TensorRT {version} found: the onnx converter needs TensorRT >= {'.'.join(map(str, MINIMUM_VERSION))} "
+            "(opset 17 Q/DQ files, the tensor-name runtime API); this TensorRT lacks them. Upgrade JetPack "
+            "(5.1 or later) or use converter torch2trt"
+        )
+    for needed, why in (("OnnxParser", "its ONNX parser (tensorrt.OnnxParser)"),
+                        ("execute_async_v3", "the tensor-name runtime API (execute_async_v3)")):
+        if needed not in features:
+            raise EngineError(f"TensorRT {version} found, but its Python module lacks {why}: {INSTALL_HINT}")
+    network_flags = ["EXPLICIT_BATCH"] if "EXPLICIT_BATCH" in features and numbers[0] < 10 else []
+    strongly_typed = precision in ("int8", "fp32") and "STRONGLY_TYPED" in features
+    builder_flags: list[str] = []
+    if strongly_typed:
+        network_flags.append("STRONGLY_TYPED")
+    elif precision == "int8":
+        if "INT8" not in features:
+            raise EngineError(
+                f"TensorRT {version} found: it offers neither strongly typed networks nor the INT8 builder flag, "
+                "so it cannot build the INT8 Q/DQ model"
+            )
+        builder_flags.append("INT8")
+    elif precision == "fp16":
+        if "FP16" not in features:
+            raise EngineError(
+                f"TensorRT {version} found: it lacks the FP16 builder flag (removed in TensorRT 11, where a "
+                "network takes its types from the file); run the INT8 model (the default) or an FP16 ONNX file"
+            )
+        builder_flags.append("FP16")
+    elif precision != "fp32":
+        raise EngineError(f"unknown precision {precision!r} for the tensorrt backend")
+    return BuildPlan(version, precision, strongly_typed, tuple(network_flags), tuple(builder_flags))
+
+
+# --- the engine cache ----------------------------------------------------------------------------
 
 
 def file_sha256(path: str | Path) -> str:
@@ -82,23 +183,35 @@ def engine_cache_key(
     precision: str,
     model_sha256: str,
     calibration: dict[str, Any] | None = None,
+    converter: str = "onnx",
+    build: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything an engine depends on; two builds with equal keys are interchangeable."""
-    return {
+    """Everything an engine depends on; two builds with equal keys are interchangeable.
+
+    ``gpu``: name and compute capability; ``build``: the :class:`BuildPlan` (onnx converter).
+    ``calibration`` counts only for torch2trt INT8 (the onnx converter's scales are in the file).
+    """
+    key = {
         "format": CACHE_FORMAT,
         "gpu": gpu,
         "tensorrt": tensorrt_version,
+        "converter": converter,
+        "build": build,
         "input_shape": [int(d) for d in input_shape],
         "batch": int(batch),
         "precision": precision,
         "model_sha256": model_sha256,
-        "calibration": calibration if precision == "int8" else None,
+        "calibration": calibration if precision == "int8" and converter == "torch2trt" else None,
     }
+    return json.loads(json.dumps(key))  # JSON types, as the manifest reads back: tuples would never match
 
 
-def entry_name(model_path: Path, precision: str, batch: int, input_size: tuple[int, int]) -> str:
-    """One cache slot per model file, precision, batch and size; a changed key replaces its content."""
-    return f"{model_path.stem}-{precision}-b{batch}-{input_size[0]}x{input_size[1]}"
+def entry_name(
+    model_path: Path, precision: str, batch: int, input_size: tuple[int, int], converter: str = "onnx"
+) -> str:
+    """One cache slot per model file, converter, precision, batch and size; a changed key replaces its content."""
+    stem = model_path.name.removesuffix(model_path.suffix)
+    return f"{stem}-{converter}-{precision}-b{batch}-{input_size[0]}x{input_size[1]}"
 
 
 def default_cache_dir() -> Path:
@@ -120,7 +233,7 @@ class EngineCache:
     def load(self, name: str, key: dict[str, Any]) -> bytes | None:
         """The engine bytes when the entry exists, matches ``key`` and is intact; else ``None``.
 
-        A stale or corrupt entry is logged and deleted so that the caller rebuilds it.
+        A stale or corrupt entry is logged with its cause and deleted, so that the caller rebuilds it.
         """
         engine_path, manifest_path = self.paths(name)
         if not engine_path.exists() and not manifest_path.exists():
@@ -138,11 +251,12 @@ class EngineCache:
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
             stored_key, stored_hash = manifest["key"], manifest["engine_sha256"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            return f"corrupt (unreadable manifest: {exc})"
-        if stored_key != key:
             changed = sorted(k for k in set(stored_key) | set(key) if stored_key.get(k) != key.get(k))
-            return f"stale ({', '.join(changed)} changed)"
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            return f"corrupt (unreadable manifest: {exc})"
+        if changed:
+            details = "; ".join(f"{k}: {stored_key.get(k)!r} -> {key.get(k)!r}" for k in changed if k != "build")
+            return f"stale ({', '.join(changed)} changed{': ' + details if details else ''})"
         data = engine_path.read_bytes()
         if hashlib.sha256(data).hexdigest() != stored_hash:
             return "corrupt (engine SHA-256 does not match its manifest)"
@@ -168,200 +282,250 @@ class EngineCache:
             path.unlink(missing_ok=True)
 
 
-class CalibrationFrames(torch.utils.data.Dataset):
-    """INT8 calibration inputs for torch2trt: CamVid frames through the shared preprocessing.
+@dataclass
+class CachedEngine:
+    """What :func:`load_or_build` returns: the deserialised engine and how it was obtained."""
 
-    The same reproducible frame subset as the ONNX calibration
-    (:func:`attendseg_ros.modelfiles.export.calibration_frames`). Item ``i`` is ``[x]`` with ``x`` a
-    contiguous float32 ``(1, 3, h, w)`` tensor on ``device`` (torch2trt's calibrator binds it
-    directly as a batch of one). The last item stays referenced until the next is made, since
-    TensorRT reads it after ``__getitem__`` returns.
+    engine: Any
+    built: bool
+    build_seconds: float | None
+    path: Path
+
+
+def load_or_build(
+    cache: EngineCache,
+    name: str,
+    key: dict[str, Any],
+    build: Callable[[], bytes],
+    deserialize: Callable[[bytes], Any],
+    **details: Any,
+) -> CachedEngine:
+    """The cached engine for ``key``, or a fresh build stored in the cache.
+
+    A stale, corrupt or undeserialisable entry is logged, deleted and rebuilt once. An engine
+    that cannot be deserialised right after its build is an :class:`EngineError` (never a rebuild
+    loop); a cache that cannot be written is logged and the engine used anyway.
     """
+    engine_path = cache.paths(name)[0]
+    data = cache.load(name, key)
+    if data is not None:
+        engine = deserialize(data)
+        if engine is not None:
+            log.info("TensorRT engine loaded from cache %s", engine_path)
+            return CachedEngine(engine, False, None, engine_path)
+        log.warning("TensorRT %s could not deserialise the cached engine %s; rebuilding it", key["tensorrt"],
+                    engine_path)
+        cache.remove(name)
+    start = time.monotonic()
+    data = build()
+    seconds = time.monotonic() - start
+    log.info("TensorRT engine built in %.0f s", seconds)
+    try:
+        cache.store(name, key, data, **details)
+        log.info("TensorRT engine cached at %s", engine_path)
+    except OSError as exc:
+        log.warning("cannot write the TensorRT engine cache %s (%s): every start will rebuild the engine; "
+                    "set cache_dir or ATTENDSEG_TRT_CACHE to a writable folder", cache.root, exc)
+    engine = deserialize(data)
+    if engine is None:
+        cache.remove(name)
+        raise EngineError(f"TensorRT {key['tensorrt']} could not deserialise the engine it just built for {name}")
+    return CachedEngine(engine, True, seconds, engine_path)
 
-    def __init__(
-        self, data: str | Path, info: ModelInfo, split: str = "train", count: int = 64, device: str = "cuda"
-    ) -> None:
-        from ..modelfiles.export import calibration_frames
 
-        self.dataset, self.indices = calibration_frames(data, split, count)
-        self.info = info
-        self.device = torch.device(device)
-        self._current: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, index: int) -> list[torch.Tensor]:
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        rgb, _ = self.dataset[self.indices[index]]
-        batch = preprocess(rgb, self.info.input_size, self.info.normalization)
-        self._current = torch.from_numpy(batch).to(self.device).contiguous()
-        if (index + 1) % 8 == 0 or index + 1 == len(self):
-            log.info("INT8 calibration: frame %d/%d", index + 1, len(self))
-        return [self._current]
+# --- creating a segmenter ------------------------------------------------------------------------
 
 
-def check_convertible(network: torch.nn.Module, input_size: tuple[int, int]) -> None:
-    """Raise :class:`EngineError` listing operations torch2trt would not convert."""
-    unsupported = unsupported_ops(network.eval(), torch.zeros(1, 3, *input_size))
-    if unsupported:
-        raise EngineError(f"the network uses operations the TensorRT path does not support: {sorted(unsupported)}")
+def require_tensorrt() -> Any:
+    """Import tensorrt, or raise :class:`EngineError` naming what to install."""
+    try:
+        import tensorrt
+    except ImportError as exc:
+        raise EngineError(f"{INSTALL_HINT} ({exc.name or exc} is not installed)") from exc
+    return tensorrt
+
+
+def require_cuda_torch() -> Any:
+    """torch with a CUDA device, or :class:`EngineError` naming what is missing."""
+    try:
+        import torch
+    except ImportError as exc:
+        raise EngineError(f"the tensorrt backend needs torch with CUDA for device memory ({exc.name} is not "
+                          "installed; on a Jetson use NVIDIA's torch wheel for your JetPack)") from exc
+    if not torch.cuda.is_available():
+        raise EngineError(f"the tensorrt backend needs a CUDA GPU, and torch {torch.__version__} sees none "
+                          f"(torch CUDA build: {torch.version.cuda or 'none'})")
+    return torch
+
+
+def check_tensorrt_ready(path: Path) -> None:
+    """Refuse an INT8 ONNX file that breaks TensorRT's explicit-quantization rules (the checker's message)."""
+    try:
+        violations = check_file(path)
+    except RulesFileError as exc:
+        raise EngineError(str(exc)) from exc
+    if violations:
+        raise EngineError(
+            f"{format_violations(path, violations, limit=8)}\nThe tensorrt backend builds INT8 only from a "
+            "TensorRT-ready file: attendseg-export writes <name>.int8.tensorrt.onnx (the embedded default)"
+        )
 
 
 def create(
     path: Path, precision: str | None = None, device: str = "cuda", threads: int = 0, **options: Any
-) -> TensorRTSegmenter:
-    """Factory entry point (see :func:`attendseg_ros.engines.create_segmenter`)."""
+) -> Segmenter:
+    """Factory entry point (see :func:`attendseg_ros.engines.create_segmenter`).
+
+    Everything that needs no TensorRT is checked first: the converter, the file, the precision
+    and (INT8) TensorRT's quantization rules.
+    """
     del threads  # TensorRT runs on the GPU
-    precision = precision or "int8"
-    if path.suffix != ".safetensors":
-        raise EngineError(f"{path}: the tensorrt backend needs a .safetensors model (with its .json sidecar)")
-    if not path.is_file():
-        raise EngineError(f"{path}: model file not found")
+    converter = options.pop("converter", "onnx")
+    if converter not in CONVERTERS:
+        raise EngineError(f"unknown tensorrt converter {converter!r}; choose one of {', '.join(CONVERTERS)}")
     if not device.startswith("cuda"):  # the factory checks this too (registry): never move a model silently
         raise EngineError(f"the tensorrt backend runs on CUDA only, not on device {device!r}")
-    torch2trt, tensorrt = require_torch2trt()
-    if not torch.cuda.is_available():
-        raise EngineError("the tensorrt backend needs a CUDA GPU, and torch sees none")
-    try:
-        network, info = load_model(path, device="cpu")
-    except ModelFileError as exc:
-        raise EngineError(str(exc)) from exc
-    return TensorRTSegmenter(network, info, path, precision, device, torch2trt, tensorrt, **options)
+    if not path.is_file():
+        raise EngineError(f"{path}: model file not found")
+    if converter == "torch2trt":
+        return _create_torch2trt(path, precision, device, **options)
+    ignored = sorted(set(options) & set(TORCH2TRT_OPTIONS))
+    if ignored:
+        raise EngineError(f"option(s) {ignored} apply to converter torch2trt only (the onnx converter reads the "
+                          "INT8 scales from the file)")
+    model = _open_model(path, precision)
+    tensorrt = require_tensorrt()
+    torch = require_cuda_torch()
+    return TensorRTSegmenter(model, precision or model.precision, device, tensorrt, torch, **options)
+
+
+def _open_model(path: Path, precision: str | None) -> OnnxModel:
+    """The ONNX model to parse: INT8 (checked against the rules) or FP32 (for fp32/fp16 engines)."""
+    wanted = precision
+    if path.suffix == ".safetensors" or precision == "fp16":
+        wanted = None if path.suffix == ".onnx" else "fp32"
+    model = open_onnx_model(path, wanted, "tensorrt")
+    if precision == "fp16" and model.precision != "fp32":
+        model.cleanup()
+        raise EngineError(f"{path}: an FP16 engine is built from an FP32 model (.safetensors or FP32 .onnx); "
+                          f"this file is {model.precision}")
+    if precision == "int8" and model.precision != "int8":
+        model.cleanup()
+        raise EngineError(f"{path}: an INT8 engine needs the TensorRT-ready INT8 file (attendseg-export writes "
+                          "<name>.int8.tensorrt.onnx), not an FP32 model")
+    if model.precision == "int8":
+        check_tensorrt_ready(model.path)
+    return model
 
 
 class TensorRTSegmenter(Segmenter):
-    """A torch2trt engine for the network; argmax/confidence in torch on the same GPU."""
+    """An engine built by TensorRT's ONNX parser from the exported graph (post-processing included)."""
 
     backend = "tensorrt"
 
     def __init__(
         self,
-        network: torch.nn.Module,
-        info: ModelInfo,
-        model_path: Path,
+        model: OnnxModel,
         precision: str,
         device: str,
-        torch2trt: Any,
         tensorrt: Any,
+        torch: Any,
         batch: int = 1,
         cache_dir: str | Path | None = None,
-        calibration_data: str | Path | None = None,
-        calibration_split: str = "train",
-        calibration_count: int = 64,
-        calibration_algorithm: str = "entropy2",
-        fp16_fallback: bool = False,
         workspace_mb: int = 1024,
     ) -> None:
-        super().__init__(info)
+        super().__init__(model.info)
         if batch < 1:
             raise EngineError(f"batch must be >= 1, got {batch}")
+        self.path, self.precision, self.batch = model.path, precision, batch
+        self._trt, self._torch, self._model = tensorrt, torch, model
         self.device = torch.device(device)
-        self.batch = batch
-        self._trt = tensorrt
-        if precision == "int8" and not hasattr(tensorrt, "IInt8Calibrator"):
-            if not fp16_fallback:
-                raise EngineError(
-                    f"TensorRT {tensorrt.__version__} has no INT8 calibration (removed in TensorRT 11); "
-                    "use precision='fp16' or fp16_fallback=True"
-                )
-            log.warning("TensorRT %s has no INT8 calibration: building FP16 instead", tensorrt.__version__)
-            precision = "fp16"
-        self.precision = precision
-        algorithms = {"entropy2": "ENTROPY_CALIBRATION_2", "minmax": "MINMAX_CALIBRATION"}
-        if calibration_algorithm not in algorithms:
-            raise EngineError(
-                f"unknown calibration algorithm {calibration_algorithm!r}; choose one of {sorted(algorithms)}"
-            )
-        calibration = {"split": calibration_split, "count": calibration_count, "algorithm": calibration_algorithm}
+        self.plan = plan_build(tensorrt.__version__, precision, module_features(tensorrt))
+        self._logger = tensorrt.Logger(tensorrt.Logger.WARNING)
+        properties = torch.cuda.get_device_properties(self.device)
         key = engine_cache_key(
-            torch.cuda.get_device_name(self.device), tensorrt.__version__, (batch, 3, *info.input_size), batch,
-            precision, file_sha256(model_path), calibration,
+            f"{properties.name} (sm {properties.major}.{properties.minor})", tensorrt.__version__,
+            (batch, 3, *self.info.input_size), batch, precision, file_sha256(model.path), converter="onnx",
+            build=self.plan.to_dict(),
         )
         cache = EngineCache(cache_dir or default_cache_dir())
-        name = entry_name(model_path, precision, batch, info.input_size)
-        engine = self._deserialize(cache.load(name, key))
-        if engine is None:
-            check_convertible(network, info.input_size)
-            data = calibration_data or os.environ.get("CAMVID_DIR")
-            if precision == "int8" and not data:
-                raise EngineError(
-                    f"building an INT8 engine for {model_path} needs calibration frames: pass "
-                    "calibration_data=<CamVid folder> (or set CAMVID_DIR), or use precision='fp16'"
-                )
-            serialized = self._build(network, torch2trt, precision, data, calibration, algorithms, workspace_mb)
-            cache.store(
-                name, key, serialized, model=str(model_path), input_names=INPUT_NAMES, output_names=OUTPUT_NAMES
+        name = entry_name(model.path, precision, batch, self.info.input_size)
+        with torch.cuda.device(self.device):
+            self.cached = load_or_build(
+                cache, name, key, lambda: self._build(workspace_mb), self._deserialize, model=str(model.path),
             )
-            log.info("TensorRT engine cached at %s", cache.paths(name)[0])
-            engine = self._deserialize(serialized)
-            if engine is None:
-                raise EngineError(f"TensorRT could not deserialise the engine it just built for {model_path}")
-        else:
-            log.info("TensorRT engine loaded from cache %s", cache.paths(name)[0])
-        module = torch2trt.TRTModule(engine=engine, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES)
-        self.model = LabelsAndConfidence(module).to(self.device).eval()
+            self.engine = self.cached.engine
+            self.context = self.engine.create_execution_context()
+            self.stream = torch.cuda.Stream(self.device)
+        self.build_seconds = self.cached.build_seconds
 
-    def _deserialize(self, data: bytes | None) -> Any:
-        if data is None:
-            return None
-        runtime = self._trt.Runtime(self._trt.Logger(self._trt.Logger.WARNING))
-        engine = runtime.deserialize_cuda_engine(data)
-        if engine is None:
-            log.warning("TensorRT could not deserialise the cached engine; rebuilding it")
-        return engine
+    def _deserialize(self, data: bytes) -> Any:
+        runtime = self._trt.Runtime(self._logger)
+        return runtime.deserialize_cuda_engine(data)
 
-    def _build(
-        self,
-        network: torch.nn.Module,
-        torch2trt: Any,
-        precision: str,
-        data: str | Path | None,
-        calibration: dict[str, Any],
-        algorithms: dict[str, str],
-        workspace_mb: int,
-    ) -> bytes:
-        network = network.to(self.device).eval()
-        example = torch.zeros(self.batch, 3, *self.info.input_size, device=self.device)
-        kwargs: dict[str, Any] = {
-            "input_names": INPUT_NAMES,
-            "output_names": OUTPUT_NAMES,
-            "fp16_mode": precision in ("fp16", "int8"),  # int8 layers fall back to fp16, not fp32
-            "max_batch_size": self.batch,
-            "max_workspace_size": workspace_mb << 20,
-        }
-        if precision == "int8":
-            kwargs["int8_mode"] = True
-            kwargs["int8_calib_dataset"] = CalibrationFrames(
-                data, self.info, calibration["split"], calibration["count"], str(self.device)  # type: ignore[arg-type]
-            )
-            algorithm = algorithms[calibration["algorithm"]]
-            kwargs["int8_calib_algorithm"] = getattr(self._trt.CalibrationAlgoType, algorithm)
-        log.info(
-            "building a TensorRT %s engine (batch %d, %dx%d); this takes minutes%s",
-            precision, self.batch, *self.info.input_size,
-            f", calibrating on {calibration['count']} {calibration['split']} frames" if precision == "int8" else "",
-        )
-        start = time.monotonic()
-        with torch.no_grad():
-            module = torch2trt.torch2trt(network, [example], **kwargs)
-        log.info("TensorRT engine built in %.0f s", time.monotonic() - start)
-        return bytes(module.engine.serialize())
+    def _build(self, workspace_mb: int) -> bytes:
+        trt, plan = self._trt, self.plan
+        flags = 0
+        for flag in plan.network_flags:
+            flags |= 1 << int(getattr(trt.NetworkDefinitionCreationFlag, flag))
+        builder = trt.Builder(self._logger)
+        network = builder.create_network(flags)
+        parser = trt.OnnxParser(network, self._logger)
+        if not parser.parse(self._model.path.read_bytes()):
+            errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+            raise EngineError(f"TensorRT {plan.tensorrt}'s ONNX parser refused {self._model.path}: {errors}")
+        config = builder.create_builder_config()
+        if hasattr(config, "set_memory_pool_limit"):
+            config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
+        for flag in plan.builder_flags:
+            config.set_flag(getattr(trt.BuilderFlag, flag))
+        profile = builder.create_optimization_profile()
+        shape = (3, *self.info.input_size)
+        profile.set_shape(INPUT_NAME, (1, *shape), (self.batch, *shape), (self.batch, *shape))
+        config.add_optimization_profile(profile)
+        log.info("building a TensorRT %s %s engine from %s (batch 1..%d, %dx%d%s); this takes minutes",
+                 plan.tensorrt, self.precision, self._model.path.name, self.batch, *self.info.input_size,
+                 ", strongly typed" if plan.strongly_typed else f", builder flags {', '.join(plan.builder_flags)}")
+        serialized = builder.build_serialized_network(network, config)
+        if serialized is None:
+            raise EngineError(f"TensorRT {plan.tensorrt} could not build an engine from {self._model.path} "
+                              "(its log above names the layer)")
+        return bytes(serialized)
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        expected = (3, *self.input_size)
-        if batch.ndim != 4 or tuple(batch.shape[1:]) != expected:
-            raise ValueError(f"expected a float32 (N, {', '.join(map(str, expected))}) batch, got {tuple(batch.shape)}")
+        batch = check_batch(batch, self.input_size)
+        torch, trt = self._torch, self._trt
         labels, confidence = [], []
-        with torch.no_grad():
+        with torch.cuda.device(self.device), torch.cuda.stream(self.stream):
             for start in range(0, batch.shape[0], self.batch):
-                x = torch.from_numpy(np.ascontiguousarray(batch[start : start + self.batch], dtype=np.float32))
-                lab, conf = self.model(x.to(self.device, non_blocking=True))
-                labels.append(lab.cpu().numpy())
-                confidence.append(conf.cpu().numpy())
+                chunk = torch.from_numpy(batch[start : start + self.batch]).to(self.device, non_blocking=True)
+                self.context.set_input_shape(INPUT_NAME, tuple(chunk.shape))
+                self.context.set_tensor_address(INPUT_NAME, chunk.data_ptr())
+                outputs = {}
+                for name in OUTPUT_NAMES:
+                    dtype = np.dtype(trt.nptype(self.engine.get_tensor_dtype(name)))
+                    shape = tuple(self.context.get_tensor_shape(name))
+                    outputs[name] = torch.empty(shape, dtype=torch.from_numpy(np.empty(0, dtype)).dtype,
+                                                device=self.device)
+                    self.context.set_tensor_address(name, outputs[name].data_ptr())
+                if not self.context.execute_async_v3(self.stream.cuda_stream):
+                    raise RuntimeError(f"TensorRT {trt.__version__} failed to run the engine {self.cached.path}")
+                self.stream.synchronize()
+                labels.append(outputs[OUTPUT_NAMES[0]].cpu().numpy().astype(np.uint8, copy=False))
+                confidence.append(outputs[OUTPUT_NAMES[1]].cpu().numpy().astype(np.uint8, copy=False))
         return np.concatenate(labels), np.concatenate(confidence)
 
     def close(self) -> None:
-        self.model = None  # type: ignore[assignment]
-        torch.cuda.empty_cache()
+        self.context = self.engine = None
+        self._model.cleanup()
+
+
+# --- converter torch2trt -------------------------------------------------------------------------
+
+
+def _create_torch2trt(path: Path, precision: str | None, device: str, **options: Any) -> Segmenter:
+    from .tensorrt_torch2trt import create_torch2trt
+
+    if path.suffix != ".safetensors":
+        raise EngineError(f"{path}: converter torch2trt needs a .safetensors model (with its .json sidecar)")
+    return create_torch2trt(path, precision, device, **options)

@@ -2,21 +2,26 @@
 
 The exported graph contains the network *and* its post-processing
 (:class:`~attendseg_ros.model.postprocess.LabelsAndConfidence`): input ``input`` float32
-``(N, 3, h, w)``; outputs ``labels`` and ``confidence`` uint8 ``(N, h, w)``. The INT8 model
-keeps weights symmetric int8 per output channel in QDQ form. Activations are asymmetric uint8 by
-default (U8S8): onnxruntime then fuses every convolution, ReLU included, into ``QLinearConv`` and
-runs ~1.7x faster on x86 than with symmetric int8 activations, where depthwise convolutions and
-ReLUs fall back to float between Dequantize/Quantize pairs. Its weights use a 7-bit range
-(``reduce_range``): on x86 CPUs without VNNI (AVX2, as here) onnxruntime multiplies uint8 x int8
-with VPMADDUBSW, whose int16 pair sums saturate with full 8-bit weights and cost accuracy; 7-bit
-weights cannot saturate, at the same speed. ``weight_bits=8`` writes full 8-bit weights instead, for
-CPUs with VNNI (AVX512-VNNI, AVX-VNNI, AMX: u8 x s8 in 32-bit sums, no saturation) and other
-engines; on AVX2-only CPUs they saturate (see ``quantize_int8``). ``tensorrt_compatible=True`` writes
-symmetric int8 activations (zero points 0), the only form TensorRT accepts as an explicitly
-quantised network (onnxruntime's TensorRT execution provider, ``trtexec``). In both forms the
-first convolution (it reads the image) and the full-resolution logits resize stay in float; in
-the CPU form every ``Shape`` reads the quantised tensor, so onnxruntime never dequantises an
+``(N, 3, h, w)``; outputs ``labels`` and ``confidence`` uint8 ``(N, h, w)``. INT8 files come in two
+layouts (:data:`INT8_LAYOUTS`), both with symmetric int8 weights per output channel in QDQ form:
+
+``cpu`` (``<name>.int8.onnx``): asymmetric uint8 activations (U8S8). onnxruntime then fuses every
+convolution, ReLU included, into ``QLinearConv`` and runs ~1.7x faster on x86 than with symmetric
+int8 activations, where depthwise convolutions and ReLUs fall back to float between
+Dequantize/Quantize pairs. Its weights use a 7-bit range (``reduce_range``): on x86 CPUs without
+VNNI (AVX2) onnxruntime multiplies uint8 x int8 with VPMADDUBSW, whose int16 pair sums saturate
+with full 8-bit weights; ``weight_bits=8`` writes full 8-bit weights instead, for VNNI/AMX CPUs.
+The first convolution (it reads the image) stays in float, the biases are int32 DequantizeLinear
+inputs, and every ``Shape`` reads the quantised tensor, so onnxruntime never dequantises an
 activation only to read its shape.
+
+``tensorrt`` (``<name>.int8.tensorrt.onnx``): what TensorRT's ONNX parser builds as an explicitly
+quantised network (:mod:`.tensorrt_rules` checks it): symmetric int8 activations with zero points
+0, per tensor; per-channel (axis 0) full 8-bit weights, depthwise included; float biases; every
+convolution, the first included, fed by DequantizeLinear on its input and weight; Q/DQ on both
+inputs of every residual Add and Mul. Opset 17.
+
+In both layouts the full-resolution logits resize and the post-processing stay in float.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from ..data.preprocessing import preprocess
 from ..model import AttendSeg
 from ..model.postprocess import LabelsAndConfidence
 from .sidecar import INPUT_NAME, OUTPUT_NAMES, ModelInfo, write_info
+from .tensorrt_rules import check_model, format_violations
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,13 @@ OPSET = 17
 # Relu is listed so that the quantiser folds it into the preceding convolution's output range
 # (asymmetric activations only), Sigmoid so that onnxruntime runs it as a uint8 lookup table.
 QUANTIZED_OP_TYPES = ["Conv", "Relu", "Sigmoid", "Add", "Mul", "MaxPool", "Resize", "Concat"]
+INT8_LAYOUTS = ("cpu", "tensorrt")
+# The file name of each INT8 layout, after the model name.
+INT8_SUFFIXES = {"cpu": ".int8.onnx", "tensorrt": ".int8.tensorrt.onnx"}
+
+
+class TensorRTRulesError(ValueError):
+    """A file meant for TensorRT breaks its explicit-quantization rules (the message lists them)."""
 
 
 def export_onnx(model: AttendSeg, info: ModelInfo, path: str | Path) -> Path:
@@ -82,6 +95,7 @@ class CalibrationSet:
     method: str
     activations: str = "uint8 asymmetric"
     weights: str = "int8 symmetric, per output channel, 7-bit range"
+    layout: str = "cpu"
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -92,6 +106,7 @@ class CalibrationSet:
             "method": self.method,
             "activations": self.activations,
             "weights": self.weights,
+            "layout": self.layout,
             "preprocessing": "attendseg_ros.data.preprocess (bilinear resize + mean/std of the sidecar)",
         }
 
@@ -151,8 +166,9 @@ def quantize_int8(
 ) -> tuple[Path, CalibrationSet]:
     """Static INT8 QDQ quantisation of ``fp32_path`` calibrated on ``count`` frames of ``split``.
 
-    Default: uint8 asymmetric activations, the fastest form for onnxruntime on x86 CPUs.
-    ``tensorrt_compatible``: symmetric int8 activations, as TensorRT requires (slower on the CPU).
+    Default: the ``cpu`` layout (uint8 asymmetric activations, the fastest form for onnxruntime on
+    x86 CPUs). ``tensorrt_compatible``: the ``tensorrt`` layout (see the module docstring), checked
+    against :mod:`.tensorrt_rules` before it is returned (:class:`TensorRTRulesError` if it breaks one).
     ``weight_bits``: 7 (``reduce_range``: |w| <= 64, safe from u8 x s8 saturation on AVX2 CPUs
     without VNNI) or 8 (full range: finer weights where the kernels do not saturate: VNNI/AMX
     CPUs, TensorRT); default 7 for the CPU form, 8 for the TensorRT form. Measured on the shipped
@@ -190,7 +206,9 @@ def quantize_int8(
         # ~0.5 % of the MACs) and is the layer whose quantisation flips the most labels
         # (FP32 agreement 95.8 % -> 97.5 % on CamVid val with an early checkpoint, same speed).
         graph = onnx.load(str(prepared))
-        excluded = [name for name in (_logits_producer(graph), _input_conv(graph)) if name]
+        # TensorRT: every convolution in INT8, the stem included (the layout's rule).
+        candidates = [_logits_producer(graph)] + ([] if tensorrt_compatible else [_input_conv(graph)])
+        excluded = [name for name in candidates if name]
         quantize_static(
             str(prepared),
             str(int8_path),
@@ -206,12 +224,19 @@ def quantize_int8(
             extra_options={
                 "ActivationSymmetric": tensorrt_compatible,  # TensorRT needs zero points of 0
                 "WeightSymmetric": True,
+                "QuantizeBias": not tensorrt_compatible,  # TensorRT takes float biases, no int32 DequantizeLinear
+                # TensorRT fuses Conv + ReLU + Quantize: a Q/DQ pair between them would split the fusion.
+                "OpTypesToExcludeOutputQuantization": ["Conv"] if tensorrt_compatible else [],
                 "CalibPercentile": 99.999,
                 "CalibStridedMinMax": calibration_stride(len(indices), frames_per_slice),
             },
         )
-    if not tensorrt_compatible:  # TensorRT wants every DequantizeLinear kept in its Q/DQ pair
-        model = onnx.load(str(int8_path))
+    model = onnx.load(str(int8_path))
+    if tensorrt_compatible:  # TensorRT wants every DequantizeLinear kept in its Q/DQ pair
+        violations = check_model(model)
+        if violations:
+            raise TensorRTRulesError(format_violations(int8_path, violations))
+    else:
         _read_shapes_before_dequantize(model)
         onnx.save(model, str(int8_path))
     write_info(int8_path.with_suffix(".json"), info)
@@ -223,6 +248,7 @@ def quantize_int8(
         method=method,
         activations="int8 symmetric" if tensorrt_compatible else "uint8 asymmetric",
         weights="int8 symmetric, per output channel" + (", 7-bit range" if weight_bits == 7 else ""),
+        layout="tensorrt" if tensorrt_compatible else "cpu",
     )
     int8_path.with_suffix(".calibration.json").write_text(json.dumps(calibration.to_dict(), indent=2) + "\n")
     return int8_path, calibration

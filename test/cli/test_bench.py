@@ -143,7 +143,7 @@ def test_compare_openvino_beside_onnxruntime(random_model: dict[str, Path], camv
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
-        (["--backend", "tensorrt"], "torch2trt"),
+        (["--backend", "tensorrt"], "tensorrt is not installed"),
         (["--backend", "tensorrt", "--device", "cpu"], "runs on cuda only"),
         (["--device", "cuda"], "CUDAExecutionProvider"),
         (["--device", "tpu"], "unknown device 'tpu'"),
@@ -158,11 +158,11 @@ def test_a_backend_that_cannot_run_here_is_one_line(args: list[str], reason: str
         pytest.skip("this machine has CUDA for onnxruntime")
     if "tensorrt" in args and "--device" not in args:
         try:
-            import torch2trt  # noqa: F401
+            import tensorrt  # noqa: F401
         except ImportError:
             pass
         else:
-            pytest.skip("torch2trt is installed here")
+            pytest.skip("TensorRT is installed here")
     assert main([*args, "--iters", "1", "--warmup", "0"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("attendseg-bench: error: ") and reason in err[0], err

@@ -14,6 +14,7 @@ from onnx import numpy_helper
 
 from attendseg_ros.modelfiles.checkpoint import read_info
 from attendseg_ros.modelfiles.export import quantize_int8
+from attendseg_ros.modelfiles.tensorrt_rules import check_model
 
 
 def _optimized_ops(path: Path, tmp_path: Path) -> collections.Counter:
@@ -88,8 +89,17 @@ def test_tensorrt_compatible_int8_is_symmetric(random_model: dict[str, Path], ca
         if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 2
     ]
     assert zero_points
-    assert all(zp.dtype in (np.int8, np.int32) and not zp.any() for zp in zero_points)  # TensorRT: zero points 0
+    assert all(zp.dtype == np.int8 and not zp.any() for zp in zero_points)  # TensorRT: int8 zero points of 0
     assert max(int(np.abs(w.astype(int)).max()) for w in _conv_weights(path)) == 127  # full 8-bit weights
+    assert calibration.layout == "tensorrt" and check_model(onnx.load(str(path))) == []
+    producers = {out: node for node in graph.node for out in node.output}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    assert len(_conv_weights(path)) == len(convs)  # every convolution in INT8, the stem included
+    assert all(n.input[2] in initializers and initializers[n.input[2]].dtype == np.float32 for n in convs)  # bias
+    for node in (n for n in graph.node if n.op_type in ("Add", "Mul")):  # residual adds, attention gates
+        assert [producers[name].op_type for name in node.input] == ["DequantizeLinear"] * 2, node.name
+    relus = [n for n in graph.node if n.op_type == "Relu"]
+    assert sum(producers[n.input[0]].op_type == "Conv" for n in relus) > len(relus) // 2  # Conv+ReLU fuse
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     labels, _ = session.run(None, {"input": np.zeros((1, 3, *info.input_size), np.float32)})
     assert labels.shape == (1, *info.input_size)
@@ -100,6 +110,7 @@ import resource, sys
 from pathlib import Path
 from attendseg_ros.modelfiles.checkpoint import read_info
 from attendseg_ros.modelfiles.export import quantize_int8
+from attendseg_ros.modelfiles.tensorrt_rules import check_model
 fp32, camvid, count, out = sys.argv[1:5]
 quantize_int8(Path(fp32), Path(out), read_info(Path(fp32)), camvid, count=int(count))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
