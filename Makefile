@@ -104,11 +104,13 @@ $(STAMP_INSTALL): $(INSTALLED_FILES) $(STAMP_ROS) | $(STAMP_PKG)
 
 ifneq ($(ROS2_TOOLS_VERSION),)
 # The kit's install.sh is offline and keeps its own stamp; this one also follows the kit's VERSION.
+# Its step lines ("[launchkit  12.3s] cmake: vision_msgs ...") are shown as they come (about a minute
+# in all); everything it prints goes to the log.
 $(STAMP_TOOLS): | $(STAMP_INSTALL)
-	@echo "installing the ROS 2 tooling from $(ROS2_TOOLS) into $(VENV) (log: $(VENV_ABS)/build/ros2-tools.log)"
-	@CMAKE="$(CMAKE)" "$(ROS2_TOOLS)/install.sh" "$(VENV_ABS)" > "$(VENV_ABS)/build/ros2-tools.log" 2>&1 \
+	@echo "installing the ROS 2 tooling from $(ROS2_TOOLS) into $(VENV), about a minute (log: $(VENV_ABS)/build/ros2-tools.log)"
+	@set -o pipefail; CMAKE="$(CMAKE)" "$(ROS2_TOOLS)/install.sh" "$(VENV_ABS)" 2>&1 \
+	  | tee "$(VENV_ABS)/build/ros2-tools.log" | { grep --line-buffered -E '^(\[launchkit|  )' || true; } \
 	  || { tail -n 40 "$(VENV_ABS)/build/ros2-tools.log"; echo "ROS 2 tooling install failed, full log: $(VENV_ABS)/build/ros2-tools.log"; exit 1; }
-	@tail -n 1 "$(VENV_ABS)/build/ros2-tools.log"
 	touch $@
 else
 ros2-tools-missing:

@@ -9,7 +9,8 @@ ground truth, then plays the bag (images and ground truth) after ``play_delay`` 
 chosen ``player``: ``ros2bag`` (``ros2 bag play``) or ``package`` (``attendseg-play-bag``, this
 package's rosbags-based player, which also waits until the node and the evaluation have subscribed).
 The default is ``ros2bag`` where ``ros2 bag`` is installed, else ``package`` (the PyPI wheels have
-no rosbag2). Bags come from ``attendseg-camvid-to-bag``.
+no rosbag2). Bags come from ``attendseg-camvid-to-bag``. An argument this file does not declare is an
+error (``--show-args`` lists them).
 
 The evaluation ends ``idle_timeout`` seconds after the last frame (or after ``expected_frames``),
 publishes its final ``EvaluationReport``, writes ``output_json``, and the launch shuts down. If a
@@ -29,6 +30,7 @@ from launch.actions import (
     EmitEvent,
     ExecuteProcess,
     IncludeLaunchDescription,
+    OpaqueFunction,
     RegisterEventHandler,
     SetEnvironmentVariable,
     TimerAction,
@@ -44,9 +46,11 @@ from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 from attendseg_ros.registry import BACKEND_CHOICES
+from attendseg_ros.ros.launch_arguments import check_command_line
 from launch import Action, LaunchContext, LaunchDescription
 
 PACKAGE = "attendseg_ros"
+LAUNCH_FILE = "evaluate.launch.py"
 PLAYERS = ("ros2bag", "package")
 
 try:  # Iron and newer
@@ -184,4 +188,6 @@ def generate_launch_description() -> LaunchDescription:
     players = (ros2_bag_play, package_player)
     delayed_play = TimerAction(period=arg["play_delay"], actions=list(players))
     ending = RegisterEventHandler(OnProcessExit(on_exit=_on_exit(evaluation, players)))
-    return LaunchDescription([*declarations, large_data, ending, segmentation, evaluation, delayed_play])
+    names = [name for name, _, _ in arguments]
+    check = OpaqueFunction(function=lambda context: check_command_line(LAUNCH_FILE, names, context.argv) or [])
+    return LaunchDescription([*declarations, check, large_data, ending, segmentation, evaluation, delayed_play])

@@ -15,13 +15,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # test/support.py: tes
 CAMVID = Path(os.environ.get("CAMVID_DIR", REPO.parent / "shared" / "camvid"))
 
 # Every test run talks DDS on its own domain, local to this machine, so that parallel runs
-# (other sessions, CI) never see each other's topics.
-os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 100)))
+# (other sessions, CI) never see each other's topics: the caller's ROS_DOMAIN_ID confines every
+# test, the launch tests included; without one, a random domain (and the launch tests one each).
+DOMAIN_FROM_CALLER = bool(os.environ.get("ROS_DOMAIN_ID"))
+if not DOMAIN_FROM_CALLER:
+    os.environ["ROS_DOMAIN_ID"] = str(random.Random(os.getpid()).randint(1, 100))
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_LOG_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "attendseg_ros_test_logs"))
 # Images of 640x480 and up need the large-data Fast DDS profile (ENVIRONMENT.md). Fast DDS reads it
 # once per process, at the first participant, so it is set here before any test creates one.
 os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO / "config" / "fastdds_large_data.xml"))
+
+
+@pytest.fixture(scope="session")
+def caller_domain_id() -> int | None:
+    """The ROS_DOMAIN_ID the caller set (every test then stays in it), or None (the suite chose one)."""
+    return int(os.environ["ROS_DOMAIN_ID"]) if DOMAIN_FROM_CALLER else None
 
 
 @pytest.fixture(scope="session")

@@ -149,12 +149,17 @@ SEGMENTATION_INFO_FIELDS = {
     "palette": "sequence<uint8>",
     "void_id": "uint8",
     "drivable_class_ids": "sequence<uint8>",
+    "input_state": "uint8",
+    "input_status": "string",
 }
 EVALUATION_REPORT_FIELDS = {
     "header": "std_msgs/Header",
     "final": "boolean",
     "frames": "uint32",
     "frames_missing": "uint32",
+    "frames_duplicate": "uint32",
+    "stamps_out_of_order": "uint32",
+    "clock_resets": "uint32",
     "pixel_accuracy": "double",
     "mean_class_accuracy": "double",
     "miou": "double",

@@ -3,6 +3,10 @@
 Unpaired items are never dropped silently: an item whose partner does not arrive within
 ``timeout`` seconds, or that is pushed out because more than ``max_pending`` items wait on one
 side, is counted in :attr:`StampPairer.missing`, as is everything still waiting at :meth:`flush`.
+Stamp order follows the node's rules (:class:`~attendseg_ros.runtime.frame_stats.StampOrder`): per
+side, a stamp not later than the previous one counts in ``stamps_out_of_order``; a jump back of more
+than a second (a bag played in a loop, a reset clock) counts in ``clock_resets`` and pairing starts
+over, so the stamps of the next pass pair again instead of counting as duplicates.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from ..runtime.frame_stats import CLOCK_RESET, StampOrder
 
 L = TypeVar("L")
 R = TypeVar("R")
@@ -28,7 +34,8 @@ class StampPairer(Generic[L, R]):
     ``add_left``/``add_right`` return ``(stamp, left, right)`` when the partner was already
     waiting, else ``None``. Counters: ``missing_left`` (a right item whose left never came),
     ``missing_right`` (the reverse), ``duplicates`` (an item for a stamp already paired or
-    already waiting on that side: ignored, the first one is kept).
+    already waiting on that side, since the last clock reset: ignored, the first one is kept),
+    ``stamps_out_of_order`` and ``clock_resets`` (both sides; see the module docstring).
     """
 
     def __init__(self, max_pending: int = 100, timeout: float | None = None, remember: int = 1000) -> None:
@@ -46,6 +53,15 @@ class StampPairer(Generic[L, R]):
         self.missing_right = 0
         self.duplicates = 0
         self.paired = 0
+        self._order_left, self._order_right = StampOrder(), StampOrder()
+
+    @property
+    def stamps_out_of_order(self) -> int:
+        return self._order_left.out_of_order + self._order_right.out_of_order
+
+    @property
+    def clock_resets(self) -> int:
+        return self._order_left.clock_resets + self._order_right.clock_resets
 
     @property
     def missing(self) -> int:
@@ -71,6 +87,10 @@ class StampPairer(Generic[L, R]):
     def _add(self, stamp: int, value: object, mine: OrderedDict, theirs: OrderedDict, now: float | None) -> object:
         now = time.monotonic() if now is None else now
         self.expire(now)
+        order = self._order_left if mine is self._left else self._order_right
+        if order.arrived(stamp) == CLOCK_RESET:  # a new pass: its stamps may repeat those of the last one
+            self._done.clear()
+            self._done_set.clear()
         if stamp in self._done_set or stamp in mine:
             self.duplicates += 1
             return None

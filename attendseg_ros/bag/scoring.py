@@ -25,6 +25,9 @@ REPORT_KEYS = (
 )
 
 
+STREAM_REPORT_KEYS = (*REPORT_KEYS, "stamps_out_of_order", "clock_resets")  # StreamEvaluator.report
+
+
 def _finite_or_none(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
@@ -112,8 +115,10 @@ class StreamEvaluator:
 
     Pairs by stamp (:class:`~attendseg_ros.bag.pairing.StampPairer`, bounded, ``timeout`` seconds);
     frames that lose their partner, and pairs that cannot be scored (wrong size, invalid class id),
-    are counted in ``frames_missing``. Latency is prediction arrival minus ground-truth arrival (the ground truth
-    is published together with the camera image when a bag is played), None when it came later.
+    are counted in ``frames_missing``, frames repeating a stamp in ``frames_duplicate``; the report
+    adds the pairer's ``stamps_out_of_order`` and ``clock_resets`` (:data:`STREAM_REPORT_KEYS`).
+    Latency is prediction arrival minus ground-truth arrival (the ground truth is published together
+    with the camera image when a bag is played), None when it came later.
     """
 
     def __init__(self, num_classes: int, max_pending: int = 100, timeout: float | None = 5.0) -> None:
@@ -172,4 +177,5 @@ class StreamEvaluator:
     def report(self) -> dict[str, object]:
         self.scorer.frames_missing = self.frames_missing
         self.scorer.frames_duplicate = self.pairer.duplicates
-        return self.scorer.report()
+        return {**self.scorer.report(), "stamps_out_of_order": self.pairer.stamps_out_of_order,
+                "clock_resets": self.pairer.clock_resets}

@@ -7,7 +7,10 @@ confusion matrix with the shared metrics and publishes ``attendseg_ros/msg/Evalu
 every ``report_period`` seconds and once more at the end (``final: true``). The end comes after
 ``expected_frames`` frames, after ``idle_timeout`` seconds without messages, or on shutdown; the
 final report is also written to ``output_json``. Frames whose partner does not arrive within
-``pair_timeout`` are counted in ``frames_missing``.
+``pair_timeout`` are counted in ``frames_missing``. Stamp order follows the segmentation node's rules:
+a frame repeating a stamp on its topic is not scored again (``frames_duplicate``), stamps not later
+than the previous one on their topic count in ``stamps_out_of_order``, and a jump back of more than a
+second (a bag played in a loop) counts in ``clock_resets`` and pairing starts over; both are logged.
 
 With ``class_map`` (the segmentation node's parameter of the same name), predictions are in the
 class map's table: the ground truth goes through the same lookup table (its void becomes the
@@ -150,11 +153,25 @@ class EvaluationNode(Node):
             self._add(self.evaluator.add_ground_truth, stamp, self.class_map.apply(labels))
 
     def _add(self, add: Callable[[int, np.ndarray], None], stamp: int, labels: np.ndarray) -> None:
+        pairer = self.evaluator.pairer
+        before = (pairer.stamps_out_of_order, pairer.clock_resets)
         try:
             add(stamp, labels)
         except ValueError as exc:
             self._error(str(exc))
+        self._log_stamp_order(stamp, before)
         self._check_end()
+
+    def _log_stamp_order(self, stamp: int, before: tuple[int, int]) -> None:
+        pairer = self.evaluator.pairer
+        at = f"{stamp // 10**9}.{stamp % 10**9:09d}"
+        if pairer.clock_resets > before[1]:
+            self.get_logger().warning(f"stamp {at} is more than 1 s before the previous one on its topic (a bag played "
+                                      "in a loop or a reset clock): pairing starts over",
+                                      throttle_duration_sec=5.0)
+        elif pairer.stamps_out_of_order > before[0]:
+            self.get_logger().warning(f"stamp {at} is not later than the previous one on its topic "
+                                      f"({pairer.stamps_out_of_order} out of order so far)", throttle_duration_sec=5.0)
 
     def _error(self, text: str) -> None:
         now = time.monotonic()
@@ -191,6 +208,9 @@ class EvaluationNode(Node):
         msg.final = final
         msg.frames = int(report["frames"])  # type: ignore[call-overload]
         msg.frames_missing = int(report["frames_missing"])  # type: ignore[call-overload]
+        msg.frames_duplicate = int(report["frames_duplicate"])  # type: ignore[call-overload]
+        msg.stamps_out_of_order = int(report["stamps_out_of_order"])  # type: ignore[call-overload]
+        msg.clock_resets = int(report["clock_resets"])  # type: ignore[call-overload]
 
         def number(key: str) -> float:
             value = report.get(key)

@@ -4,10 +4,10 @@ Every parameter is declared with a :class:`ParameterDescriptor` (description, re
 ranges) that rclpy enforces on declaration and on every set and that ``ros2 param describe``
 shows. Read-only ones (model, backend, topics, QoS, bond) are fixed when the node starts; the
 others (drivable classes and cleanup, overlay alpha, which outputs publish, output resolution,
-min_confidence, compression) change live through ``ros2 param set`` after :func:`validate` accepts
-them, except ``class_map``, which changes only while the node is unconfigured (it is loaded at
-configure, against the model's classes). ``config/attendseg.yaml`` lists them all with these
-defaults; docs/navigation.md explains the navigation ones.
+min_confidence, input_timeout, compression) change live through ``ros2 param set`` after
+:func:`validate` accepts them, except ``class_map``, which changes only while the node is
+unconfigured (it is loaded at configure, against the model's classes). ``config/attendseg.yaml``
+lists them all with these defaults; docs/navigation.md explains the navigation ones.
 
 Every parameter is declared WITH a value: rclpy answers a parameter request that includes an unset
 parameter with nothing at all, so one unset parameter empties ``ros2 param dump``. Nor can a
@@ -159,6 +159,9 @@ SPECS: tuple[Spec, ...] = (
          "(the vehicle's side)."),
     Spec("overlay_alpha", 0.5, _F, "Weight of the class colours in the overlay (0 = image only).",
          float_range=(0.0, 1.0)),
+    Spec("input_timeout", 1.0, _F, "Seconds without a frame after which a camera that delivered frames is "
+         "stalled: ERROR in /diagnostics ('no frame for N s'), in info and in the log, once per stall; before its "
+         "first frame a camera is WARN ('waiting for the first frame'); 0 = not watched.", float_range=(0.0, 3600.0)),
     Spec("min_confidence", 0.0, _F, "Pixels whose confidence (max softmax probability) is below this get the "
          "unknown id 255 in labels ('unknown' in label_info, whose threshold it is); 0 = off. Below "
          "1/number of classes it marks nothing.", float_range=(0.0, 1.0)),
@@ -325,6 +328,7 @@ class LiveSettings:
     drivable_connected_to_bottom: bool
     overlay_alpha: float
     min_confidence: float
+    input_timeout: float
     compressed_png_level: int
     compressed_jpeg_quality: int
     publish_label_info: bool

@@ -21,11 +21,13 @@ transition logs its cause; one that fails logs why (the traceback at debug level
 made and returns FAILURE. ``shutdown`` ends the process.
 
 ``/diagnostics`` (every ``diagnostics_period``) has one status per camera: the counters of
-:mod:`attendseg_ros.runtime.frame_stats` (every frame received ends in exactly one of processed,
-dropped_stale, rejected, inference_failures; plus frames DDS lost before the node and
-incompatible publishers; frames without or with an inexactly paired camera_info while it has
-subscribers), their counts over the last ``diagnostics_window`` seconds, which set the level,
-and timings: network_ms (the ``segment()`` call), node_overhead_ms (conversion, outputs,
+:mod:`attendseg_ros.runtime.frame_stats` (every frame a camera sends ends in exactly one of
+not_received, processed, dropped_stale, dropped_duplicate, rejected, inference_failures; plus
+frames DDS reported lost, incompatible publishers, stamps out of order and clock resets; frames
+without or with an inexactly paired camera_info while it has subscribers), their counts over the
+last ``diagnostics_window`` seconds, and the camera's liveness (``input_timeout``: WARN before
+its first frame, ERROR once silent that long, logged once per stall and published on ``info``),
+which set the level, and timings: network_ms (the ``segment()`` call), node_overhead_ms (conversion, outputs,
 publishing per frame), node_latency_ms (frame received -> published) and latency_ms
 (header stamp -> published, only for stamps in the node's clock).
 """
@@ -66,7 +68,16 @@ from ..interop.class_map import ClassMap, ClassMapError, load_class_map
 from ..interop.label_info import label_info_for
 from ..interop.unknown import UNKNOWN_ID
 from ..runtime.drivable import DrivableConfig
-from ..runtime.frame_stats import CameraStats
+from ..runtime.frame_stats import (
+    CLOCK_RESET,
+    NOT_WATCHED,
+    OUT_OF_ORDER,
+    RECEIVING,
+    STALLED,
+    WAITING,
+    CameraStats,
+    Liveness,
+)
 from ..runtime.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, quiet_opencv
 from ..runtime.pipeline import OUTPUTS, FramePipeline, FrameSettings
 from ..runtime.topics import camera_info_topic, output_prefix
@@ -86,11 +97,19 @@ RCLError = _rclpy.RCLError
 NODE_NAME = "attendseg_segmentation"
 NAME_CHECK_PERIOD = 3.0  # seconds between looks for another node with this node's name
 CAMERA_INFO_DEPTH = 10  # CameraInfo messages queued per camera (best effort: matches any publisher)
+LIVENESS_CHECK_PERIOD = 0.2  # seconds between checks of input_timeout (cheap: a few comparisons)
+# rclpy passes MessageInfo (publisher id, sequence number) to a two-argument callback (Iron and newer)
+_MESSAGE_INFO = hasattr(Subscription, "CallbackType")
 _LEVELS = {0: DiagnosticStatus.OK, 1: DiagnosticStatus.WARN, 2: DiagnosticStatus.ERROR}
+_INPUT_STATES = {NOT_WATCHED: 0, WAITING: 1, RECEIVING: 2, STALLED: 3}  # SegmentationInfo.INPUT_*
 
 
 class TransitionError(RuntimeError):
     """A transition cannot complete for a reason its message names (logged without a traceback)."""
+
+
+class StartupError(ValueError):
+    """The node cannot start; the message names the node (its name as remapped) and the cause."""
 
 
 def _qos(reliability: str, depth: int, latched: bool = False) -> QoSProfile:
@@ -148,16 +167,25 @@ class SegmentationNode(LifecycleNode):
         self._diagnostics_timer: Any = None
         self._settings: tuple[parameters.LiveSettings, FrameSettings] | None = None
         self._same_name_seen = 1
+        self._liveness_timer: Any = None
         self.finished = False  # set by the shutdown transition; main() then ends the process
         self.add_on_set_parameters_callback(self._validate_parameters)
-        parameters.declare(self)
-        self.static = parameters.read_static(self)
-        self.live = parameters.read_live(self)
+        self._read_parameters()
+        self._drivable_class_map = self.live.class_map  # the class_map drivable_classes were last set under
         if hasattr(self, "add_post_set_parameters_callback"):  # Iron and newer; Humble applies in on-set
             self.add_post_set_parameters_callback(self._apply_parameters)
         self._name_timer = self.create_timer(NAME_CHECK_PERIOD, self._check_unique_name)
 
     # ---------------------------------------------------------------- parameters
+    def _read_parameters(self) -> None:
+        """Declare and read the parameters; :class:`StartupError` naming this node (as remapped) if invalid."""
+        try:
+            parameters.declare(self)
+            self.static = parameters.read_static(self)
+            self.live = parameters.read_live(self)
+        except (ValueError, ParameterException) as exc:
+            raise StartupError(f"{self.get_fully_qualified_name()}: invalid parameters: {exc}") from exc
+
     def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
         for param in params:
             reason = parameters.validate(param.name, param.value, self._class_names)
@@ -175,6 +203,10 @@ class SegmentationNode(LifecycleNode):
             return
         self.live = self.live.updated(params)
         names = {p.name for p in params}
+        if "drivable_classes" in names:
+            self._drivable_class_map = self.live.class_map
+        if "input_timeout" in names:
+            self._set_input_timeout(self.live.input_timeout)
         if "drivable_classes" in names and self._segmenter is not None:
             self.get_logger().info(f"drivable classes: {list(self.live.drivable_classes or ())}")
             self._publish_info()
@@ -308,7 +340,7 @@ class SegmentationNode(LifecycleNode):
         for index, camera_topic in enumerate(static.camera_topics):
             topic = self.resolve_topic_name(camera_topic, only_expand=True)  # relative names: in the node's namespace
             prefix = output_prefix(topic)
-            stats = CameraStats(topic, static.diagnostics_window)
+            stats = CameraStats(topic, static.diagnostics_window, input_timeout_s=self.live.input_timeout)
             camera = Camera(topic, prefix, self.get_logger().get_child(f"camera{index}"), stats)
             self._cameras.append(camera)
             for name, output in OUTPUTS.items():
@@ -342,11 +374,12 @@ class SegmentationNode(LifecycleNode):
                    if self._class_map.unknown_sources else "")
             )
         current = self.live.drivable_classes
-        automatic = current is None or current == self._drivable_default
+        automatic = current is None or current == self._drivable_default or self._drivable_classes_left_behind(current)
         drivable = tuple(table.drivable) if automatic else current
         result = self.set_parameters([Parameter("drivable_classes", Parameter.Type.STRING_ARRAY, list(drivable))])[0]
         if not result.successful:
-            raise TransitionError(f"invalid drivable_classes: {result.reason}")
+            raise TransitionError(f"invalid drivable_classes: {result.reason}. Set drivable_classes to classes of "
+                                  f"this table, or to [{parameters.DEFAULT}] for its default")
         self._drivable_default = drivable if automatic else None
         self.live = parameters.read_live(self)
         if not drivable and "drivable_mask" in self.live.publish:
@@ -354,6 +387,22 @@ class SegmentationNode(LifecycleNode):
                 f"no drivable classes: the class table {table.name!r} names none, so drivable_mask stays empty; set "
                 f"drivable_classes to some of {list(self._class_names)} (or `drivable:` in the model's classes.yaml)"
             )
+
+    def _drivable_classes_left_behind(self, current: tuple[str, ...]) -> bool:
+        """Whether drivable_classes set under another class_map name classes the new one lacks (then reset).
+
+        Logged as a warning with what they were and what they become.
+        """
+        if self._drivable_class_map == self.live.class_map or self._table is None:
+            return False
+        missing = [name for name in current if name not in (self._class_names or ())]
+        if missing:
+            self.get_logger().warning(
+                f"drivable_classes {list(current)} were set for class_map {self._drivable_class_map!r}; "
+                f"class_map {self.live.class_map!r} has no {missing}: drivable_classes reset to its default "
+                f"{list(self._table.drivable)}"
+            )
+        return bool(missing)
 
     def _log_loading(self, loaded: threading.Event, start: float) -> None:
         """Say every 15 s that the model is still loading, so a long engine build does not look like a hang."""
@@ -370,9 +419,8 @@ class SegmentationNode(LifecycleNode):
                 message_lost=functools.partial(self._on_message_lost, camera),
                 incompatible_qos=functools.partial(self._on_incompatible_qos, camera),
             )
-            camera.subscription = self.create_subscription(
-                msg_type, topic, functools.partial(self._on_image, camera), in_qos, event_callbacks=events
-            )
+            on_image = functools.partial(self._on_image_with_info if _MESSAGE_INFO else self._on_image, camera)
+            camera.subscription = self.create_subscription(msg_type, topic, on_image, in_qos, event_callbacks=events)
             camera.info_subscription = self.create_subscription(
                 CameraInfo, camera_info_topic(camera.topic), functools.partial(self._on_camera_info, camera),
                 _qos("best_effort", CAMERA_INFO_DEPTH),
@@ -383,6 +431,7 @@ class SegmentationNode(LifecycleNode):
             self._worker = threading.Thread(target=self._work, name="attendseg_worker", daemon=True)
             self._worker.start()
         self._diagnostics_timer = self.create_timer(static.diagnostics_period, self._publish_diagnostics)
+        self._start_liveness()
         topics = ", ".join(f"{c.topic}/compressed" if static.use_compressed else c.topic for c in self._cameras)
         self.get_logger().info(f"segmenting {topics}; outputs in {', '.join(c.prefix for c in self._cameras)}")
         result = super().on_activate(state)
@@ -411,6 +460,7 @@ class SegmentationNode(LifecycleNode):
         if self._diagnostics_timer is not None:
             self.destroy_timer(self._diagnostics_timer)
             self._diagnostics_timer = None
+        self._stop_liveness()
 
     def _release(self) -> None:
         """Free everything configure made (idempotent: every failure path calls it)."""
@@ -480,10 +530,19 @@ class SegmentationNode(LifecycleNode):
         self._same_name_seen = same
 
     # ---------------------------------------------------------------- input
-    def _on_image(self, camera: Camera, msg: Image | CompressedImage) -> None:
+    def _on_image_with_info(self, camera: Camera, msg: Image | CompressedImage, info: dict[str, Any]) -> None:
+        """:meth:`_on_image` with the publisher's id and sequence number (frames that never arrived leave gaps)."""
+        sequence = info.get("publication_sequence_number")
+        gid = info.get("publisher_gid")
+        publisher = bytes(gid["data"]) if isinstance(gid, dict) and "data" in gid else None
+        self._on_image(camera, msg, publisher, sequence if isinstance(sequence, int) else None)
+
+    def _on_image(self, camera: Camera, msg: Image | CompressedImage, publisher: bytes | None = None,
+                  sequence: int | None = None) -> None:
         """Hand the frame to the worker; an unprocessed older frame of this camera is dropped."""
         with self._condition:
-            camera.stats.count("received")
+            previous = camera.stats.stamps.previous
+            verdict = camera.stats.frame_received(time.monotonic(), stamp_ns(msg), publisher, sequence)
             if camera.pending is not None:
                 camera.stats.count("dropped_stale")
             else:
@@ -491,6 +550,26 @@ class SegmentationNode(LifecycleNode):
             camera.pending = msg
             camera.arrived = time.monotonic()
             self._condition.notify()
+        if verdict in (OUT_OF_ORDER, CLOCK_RESET):
+            self._log_stamp_order(camera, verdict, stamp_ns(msg), previous or 0)
+
+    def _log_stamp_order(self, camera: Camera, verdict: str, stamp: int, previous: int) -> None:
+        """Say (throttled) that a stamp is not later than the previous one, or that the clock went back."""
+        step = (previous - stamp) * 1e-9
+        if verdict == CLOCK_RESET:
+            camera.logger.warning(
+                f"the stamps on {camera.topic} went back {step:.3f} s (a bag played in a loop or a reset clock): "
+                "a clock reset; stamp order is tracked again from this frame",
+                throttle_duration_sec=self.static.error_throttle_sec,
+            )
+            return
+        with self._condition:
+            count = camera.stats.counts["stamps_out_of_order"]
+        camera.logger.warning(
+            f"frame on {camera.topic} stamped {step * 1e3:.1f} ms {'before' if step else 'the same as'} the previous "
+            f"one ({count} out of order so far); a stamp equal to the last published one is not published again",
+            throttle_duration_sec=self.static.error_throttle_sec,
+        )
 
     def _on_camera_info(self, camera: Camera, msg: CameraInfo) -> None:
         """Keep the camera's CameraInfo for pairing by stamp (the worker scales it per frame)."""
@@ -530,13 +609,35 @@ class SegmentationNode(LifecycleNode):
             taken = [(c, c.pending, c.arrived) for c in ready[: self.static.max_batch]]
             for camera, _, _ in taken:
                 camera.pending = None
-            return taken
+            return self._without_repeated_stamps(taken)
+
+    def _without_repeated_stamps(self, taken: list[tuple[Camera, Any, float]]) -> list[tuple[Camera, Any, float]]:
+        """Leave out frames whose stamp is the one last published for their camera (counted, logged throttled).
+
+        Called with the condition held.
+        """
+        kept = []
+        for camera, msg, arrived in taken:
+            stamp = stamp_ns(msg)
+            if not camera.stats.stamps.was_delivered(stamp):
+                kept.append((camera, msg, arrived))
+                continue
+            camera.stats.count("dropped_duplicate")
+            camera.logger.warning(
+                f"a frame on {camera.topic} repeats the stamp {stamp // 10**9}.{stamp % 10**9:09d} of the last one "
+                f"published: not published again ({camera.stats.counts['dropped_duplicate']} so far)",
+                throttle_duration_sec=self.static.error_throttle_sec,
+            )
+        return kept
 
     def _work(self) -> None:
         while (taken := self._take()) is not None:
             try:
                 self._process(taken)
             except Exception as exc:  # noqa: BLE001 - logged with its traceback; the node keeps serving
+                if not self.context.ok():  # Ctrl-C/SIGTERM while busy: the publishers went with the context
+                    self.get_logger().debug(f"the frame in progress at shutdown was not published: {exc}")
+                    continue
                 self.get_logger().error(
                     f"processing failed ({type(exc).__name__}: {exc}):\n{traceback.format_exc()}",
                     throttle_duration_sec=self.static.error_throttle_sec,
@@ -606,6 +707,7 @@ class SegmentationNode(LifecycleNode):
                 stamp = stamp_ns(msg)
                 age = (now_ns - stamp) * 1e-9 if stamp > 0 else None
                 camera.stats.processed(result.segment_ms, overhead, len(batch), (done - arrived) * 1e3, age)
+                camera.stats.stamps.delivered(stamp)
 
     def _paired_camera(self, camera: Camera, msg: Any,
                        rgb: np.ndarray) -> tuple[CameraGeometry | None, CameraInfo | None]:
@@ -643,6 +745,8 @@ class SegmentationNode(LifecycleNode):
         try:
             camera.publishers[name].publish(msg)
         except RCLError as exc:  # Fast DDS occasionally fails large reliable writes: count, keep going
+            if not self.context.ok():  # shutting down (Ctrl-C/SIGTERM while busy): nothing to report
+                return
             with self._condition:
                 camera.stats.count("publish_errors", reason=f"publishing {name}: {exc}")
             camera.logger.warning(f"publishing {camera.prefix}/{name} failed: {exc}",
@@ -665,7 +769,9 @@ class SegmentationNode(LifecycleNode):
         msg.palette = np.asarray(table.colors, np.uint8).tobytes()
         msg.void_id = UNKNOWN_ID
         msg.drivable_class_ids = bytes(self._drivable_ids(self.live))
-        for publisher in self._info_publishers:
+        for camera, publisher in zip(self._cameras, self._info_publishers, strict=False):
+            liveness = self._input_status(camera)
+            msg.input_state, msg.input_status = _INPUT_STATES[liveness.state], liveness.message
             try:
                 publisher.publish(msg)
             except RCLError as exc:
@@ -718,6 +824,57 @@ class SegmentationNode(LifecycleNode):
             except RCLError as exc:
                 self.get_logger().warning(f"publishing diagnostics failed: {exc}", throttle_duration_sec=10.0)
 
+    # ---------------------------------------------------------------- liveness (input_timeout)
+    def _start_liveness(self) -> None:
+        """Frames are expected from now on: each camera waits for a first frame; a timer watches for stalls."""
+        now = time.monotonic()
+        with self._condition:
+            for camera in self._cameras:
+                camera.stats.expect_frames(now)
+        self._liveness_timer = self.create_timer(LIVENESS_CHECK_PERIOD, self._check_liveness)
+        self._check_liveness()
+
+    def _stop_liveness(self) -> None:
+        if self._liveness_timer is not None:
+            self.destroy_timer(self._liveness_timer)
+            self._liveness_timer = None
+        with self._condition:
+            for camera in self._cameras:
+                camera.stats.stop_expecting()
+        self._check_liveness()
+
+    def _set_input_timeout(self, seconds: float) -> None:
+        with self._condition:
+            for camera in self._cameras:
+                camera.stats.input_timeout_s = seconds
+        self._check_liveness()
+
+    def _check_liveness(self) -> None:
+        """Log each camera's liveness change once (a stall, frames again) and publish info with it."""
+        now = time.monotonic()
+        changed = False
+        for camera in self._cameras:
+            with self._condition:
+                change = camera.stats.liveness_change(now)
+                gap = camera.stats.last_gap_s
+            if change is None:
+                continue
+            changed = True
+            previous, liveness = change
+            if liveness.state == STALLED:
+                camera.logger.error(f"{liveness.message}: the camera stopped or its frames no longer reach the node; "
+                                    "/diagnostics reports ERROR until frames resume")
+            elif liveness.state == RECEIVING and previous == STALLED:
+                camera.logger.info(f"frames on {camera.topic} again after {gap:.1f} s without")
+            elif liveness.state == RECEIVING and previous == WAITING:
+                camera.logger.info(f"first frame on {camera.topic}")
+        if changed and self._segmenter is not None:
+            self._publish_info()
+
+    def _input_status(self, camera: Camera) -> Liveness:
+        with self._condition:
+            return camera.stats.liveness(time.monotonic())
+
 
 def _return_freed_memory() -> None:
     """Hand the heap pages the released model and buffers used back to the OS (glibc's malloc_trim).
@@ -758,8 +915,12 @@ def main(args: list[str] | None = None) -> int:
             node.get_logger().info("finalized: exiting")
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ValueError, ParameterException) as exc:  # bad parameters at start-up
-        print(f"{NODE_NAME}: invalid parameters: {exc}", file=sys.stderr)
+    except RCLError:
+        if rclpy.ok():
+            raise
+        # SIGINT/SIGTERM shut the context down between rclpy.ok() and spin_once: an ordinary end
+    except StartupError as exc:  # bad parameters at start-up; the message names the node
+        print(exc, file=sys.stderr)
         status = 1
     finally:
         # Ctrl-C reaches `ros2 launch` and its nodes together and launch then forwards another SIGINT:

@@ -34,9 +34,9 @@ TIMEOUT = 30.0
 PAIR_TIMEOUT = 3.0
 
 
-def _image(stamp: int, labels: np.ndarray, encoding: str = "mono8") -> Image:
+def _image(stamp: int, labels: np.ndarray, encoding: str = "mono8", sec: int = 100) -> Image:
     msg = Image(height=labels.shape[0], width=labels.shape[1], encoding=encoding, step=labels.shape[1])
-    msg.header.stamp.sec, msg.header.stamp.nanosec = 100, stamp
+    msg.header.stamp.sec, msg.header.stamp.nanosec = sec, stamp
     msg.data = labels.tobytes()
     return msg
 
@@ -143,6 +143,22 @@ def test_pairs_counts_missing_and_writes_the_final_report(graph: Any, tmp_path: 
     assert (written["frames"], written["frames_missing"]) == (3, 3)
     assert written["miou"] == pytest.approx(want["miou"])
     assert written["class_iou"] == pytest.approx(want["class_iou"])
+
+
+def test_a_looped_bag_is_scored_again_and_repeated_stamps_once(graph: Any) -> None:
+    """A bag played twice: its second pass is a clock reset and is scored; a repeated stamp is not."""
+    _, executor = graph
+    with _evaluation_node(f"labels_topic:={LABELS}", f"ground_truth_topic:={TRUTH}", f"report_topic:={REPORT}",
+                          "expected_frames:=6", f"pair_timeout:={PAIR_TIMEOUT}", "report_period:=0.2") as process:
+        reports, labels_pub, truth_pub = _connect(graph, LABELS, TRUTH, REPORT)
+        labels = np.full((6, 8), 3, np.uint8)
+        for sec in (101, 102, 103, 103, 101, 102, 103):  # 103 twice, then the bag from its start
+            truth_pub.publish(_image(0, labels, sec=sec))
+            labels_pub.publish(_image(0, labels, sec=sec))
+        final = _final(executor, reports, process)
+    assert (final.frames, final.frames_missing, final.frames_duplicate) == (6, 0, 2)  # 103 repeated on each topic
+    assert (final.stamps_out_of_order, final.clock_resets) == (2, 2)
+    assert final.pixel_accuracy == 1.0
 
 
 def test_with_a_class_map_the_ground_truth_is_mapped_like_the_labels(graph: Any) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from attendseg_ros.bag.pairing import StampPairer
-from attendseg_ros.bag.scoring import REPORT_KEYS, Scorer, StreamEvaluator
+from attendseg_ros.bag.scoring import REPORT_KEYS, STREAM_REPORT_KEYS, Scorer, StreamEvaluator
 from attendseg_ros.metrics import confusion_matrix, summarize
 
 
@@ -107,3 +107,35 @@ def test_scorer_counts_unknown_predictions_as_misses() -> None:
     assert evaluator.scorer.confusion.shape == (11, 12) and evaluator.scorer.confusion[:, 11].sum() == 3
     assert report["class_iou"][3] == pytest.approx(2 / 4) and report["class_iou"][8] == pytest.approx(1 / 2)
     assert report["pixel_accuracy"] == pytest.approx(3 / 6)
+
+
+S = 10**9
+
+
+def test_pairer_counts_stamps_out_of_order_and_a_looped_stream_pairs_again() -> None:
+    """Stamps t, t-0.1, t-0.2, t-0.2, t+0.5 on each side; then the stream from its start again (a bag loop)."""
+    pairer: StampPairer[str, str] = StampPairer()
+    t = 200 * S
+    stamps = [t, t - S // 10, t - S // 5, t - S // 5, t + S // 2]
+    pairs = []
+    for stamp in stamps:
+        pairer.add_left(stamp, "image")
+        pairs.append(pairer.add_right(stamp, "truth"))
+    assert sum(pair is not None for pair in pairs) == 4 and pairer.duplicates == 2  # the repeat, on each side
+    assert (pairer.stamps_out_of_order, pairer.clock_resets) == (6, 0)
+    for stamp in stamps:  # the stream again, 100 s earlier: a reset on each side, and its frames pair again
+        pairer.add_left(stamp - 100 * S, "image")
+        pairs.append(pairer.add_right(stamp - 100 * S, "truth"))
+    assert sum(pair is not None for pair in pairs) == 8 and pairer.clock_resets == 2 and pairer.missing == 0
+
+
+def test_stream_evaluator_reports_the_stamp_order() -> None:
+    evaluator = StreamEvaluator(11, timeout=1.0)
+    truth = np.full((2, 3), 3, np.uint8)
+    for sec in (5, 4, 4, 1):  # out of order, repeated, then more than a second back
+        evaluator.add_ground_truth(sec * S, truth, now=1.0)
+        evaluator.add_prediction(sec * S, truth, now=1.0)
+    report = evaluator.report()
+    assert tuple(report) == STREAM_REPORT_KEYS
+    assert (report["frames"], report["frames_duplicate"]) == (3, 2)
+    assert (report["stamps_out_of_order"], report["clock_resets"]) == (4, 2)

@@ -1,9 +1,10 @@
 """Real ROS 2 command-line tooling against the installed package: `ros2 launch`, `ros2 param`, ...
 
 Every test here starts real processes from the installed tree (AMENT_PREFIX_PATH: the venv that
-`make venv` filled with CMake's install rules, or a colcon install) on its own ROS domain, and
-queries the graph through a ``ros2`` daemon of that domain, which the fixture starts and stops
-(``--no-daemon`` queries miss nodes here: ENVIRONMENT.md). ``ros2 launch`` runs in its own process
+`make venv` filled with CMake's install rules, or a colcon install) on the caller's ROS_DOMAIN_ID,
+or on a random domain of its own where the caller set none, and queries the graph through a
+``ros2`` daemon of that domain, which the fixture starts (unless one runs) and stops (``--no-daemon``
+queries miss nodes here: ENVIRONMENT.md). ``ros2 launch`` runs in its own process
 group and is stopped like Ctrl-C: SIGINT to the group.
 
 Without the tooling (no ``ros2`` next to this Python or on PATH, or no ``launch_ros``) the tests are
@@ -106,15 +107,20 @@ class RosDomain:
 
 
 @pytest.fixture(scope="module")
-def ros_domain(ros2_cli: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RosDomain]:
-    """A domain of its own (not the suite's), with a ``ros2`` daemon for it while the module runs.
+def ros_domain(ros2_cli: str, caller_domain_id: int | None,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[RosDomain]:
+    """The caller's ROS_DOMAIN_ID if it set one, else a domain of its own (not the suite's); with a
+    ``ros2`` daemon for it while the module runs (one already running there is used and left running).
 
-    Domain ids up to 101 only: higher ones put Fast DDS's ports into Linux's ephemeral port range.
+    Random domain ids up to 101 only: higher ones put Fast DDS's ports into Linux's ephemeral port range.
     """
-    suite = int(os.environ.get("ROS_DOMAIN_ID", "0"))
-    choices = [d for d in range(1, 102) if d != suite]
-    domain = RosDomain(ros2_cli, random.Random(os.getpid() + time.monotonic_ns()).choice(choices),
-                       tmp_path_factory.mktemp("launch_logs"))
+    if caller_domain_id is not None:
+        domain_id = caller_domain_id
+    else:
+        suite = int(os.environ.get("ROS_DOMAIN_ID", "0"))
+        choices = [d for d in range(1, 102) if d != suite]
+        domain_id = random.Random(os.getpid() + time.monotonic_ns()).choice(choices)
+    domain = RosDomain(ros2_cli, domain_id, tmp_path_factory.mktemp("launch_logs"))
     domain.start_daemon()
     try:
         yield domain

@@ -1,14 +1,17 @@
 """`ros2 launch attendseg_ros segment.launch.py` from the installed tree, driven with the real ros2 CLI.
 
 Two robots in one domain: robot1 with two cameras, a parameter file of its own, a backend override
-and log level warn; robot2 with nothing but its namespace (the installed config/attendseg.yaml).
+and log level warn; robot2 with its namespace and node parameters as launch arguments (class_map,
+min_confidence, input_timeout) over the installed config/attendseg.yaml.
 Frames published by the test come back as labels in each robot's namespace and nowhere else; the
 parameters are the file's plus the overrides, all of them in `ros2 param dump`; `ros2 lifecycle set`
-stops and resumes the output; SIGINT to the launch ends it and every node it started.
+stops and resumes the output; SIGINT to the launch ends it and every node it started. Unknown or
+malformed arguments end the launch with the reason; the README lists exactly `--show-args`.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,9 @@ CAMERAS = ["front/image_raw", "rear/image_raw"]
 FILE_CHANGES = {"backend": "torch", "threads": 1, "max_batch": 2, "overlay_alpha": 0.25,
                 "drivable_min_region_fraction": 0.01, "diagnostics_period": 2.0}
 LAUNCH_OVERRIDES = {"backend": "onnxruntime", "camera_topics": CAMERAS}
+ROBOT2_ARGUMENTS = {"class_map": "navigation", "min_confidence": 0.05, "input_timeout": 2.5}  # 0.05: marks nothing
 START_TIMEOUT = 120.0
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def frame(stamp_sec: int) -> Image:
@@ -53,7 +58,8 @@ def robots(ros_domain: Any, launches: Any, tmp_path_factory: pytest.TempPathFact
     robot1 = launches("robot1", "attendseg_ros", "segment.launch.py", "namespace:=robot1",
                       f"camera_topics:=[{', '.join(CAMERAS)}]", f"params_file:={params_file}",
                       "backend:=onnxruntime", "log_level:=warn")
-    robot2 = launches("robot2", "attendseg_ros", "segment.launch.py", "namespace:=robot2")
+    robot2 = launches("robot2", "attendseg_ros", "segment.launch.py", "namespace:=robot2",
+                      *(f"{name}:={value}" for name, value in ROBOT2_ARGUMENTS.items()))
     for node in (ROBOT1, ROBOT2):
         ros_domain.wait_for(("lifecycle", "get", node), lambda r: r.stdout.startswith("active"),
                             START_TIMEOUT, f"{node} to become active")
@@ -90,7 +96,8 @@ def test_frames_come_back_as_labels_of_their_own_camera_only(probe: Any, robots:
         assert (msg.height, msg.width, msg.encoding) == (240, 320, "mono8")
         assert msg.header.frame_id == "camera"
         classes = np.frombuffer(bytes(msg.data), np.uint8)
-        assert classes.size == 240 * 320 and classes.max() < 11  # camvid11 class ids
+        assert classes.size == 240 * 320 and classes.max() < (7 if prefix == "/robot2/camera" else 11)  # the
+        # navigation class map's ids on robot2, camvid11's on robot1
     probe.spin(1.0)  # anything that was going to leak to another robot or camera has arrived by now
     for prefix, received in labels.items():
         assert {m.header.stamp.sec for m in received} == {stamps[prefix]}, prefix
@@ -106,6 +113,42 @@ def test_parameters_are_the_file_plus_the_overrides_and_dump_is_complete(ros_dom
     listed = {line.strip() for line in ros_domain.run("param", "list", ROBOT1).stdout.splitlines()
               if line.strip() and not line.endswith(":")}
     assert set(dumped) == listed  # every declared parameter, including use_sim_time & co.
+
+
+def test_node_parameters_given_as_launch_arguments_reach_the_node(ros_domain: Any, probe: Any, robots: dict) -> None:
+    """`class_map:=navigation` was silently ignored (`ros2 param get` showed it empty)."""
+    assert ros_domain.run("param", "get", ROBOT2, "class_map").stdout.strip() == "String value is: navigation"
+    assert ros_domain.run("param", "get", ROBOT2, "min_confidence").stdout.strip() == "Double value is: 0.05"
+    assert ros_domain.run("param", "get", ROBOT2, "input_timeout").stdout.strip() == "Double value is: 2.5"
+    assert ros_domain.run("param", "get", ROBOT1, "class_map").stdout.strip() == "String value is:"
+    from attendseg_ros.msg import SegmentationInfo
+    from attendseg_ros.ros.process import LATCHED
+
+    info = probe.collect(SegmentationInfo, "/robot2/camera/segmentation/info", LATCHED)
+    probe.spin_until(lambda: info, 30.0, "robot2's info")
+    assert list(info[-1].class_names) == ["road", "sidewalk", "obstacle", "vehicle", "person", "vegetation", "sky"]
+
+
+def test_unknown_or_malformed_launch_arguments_end_the_launch_with_the_reason(launches: Any) -> None:
+    cases = {
+        "class_mapp:=navigation": ["segment.launch.py has no launch argument class_mapp", "class_map, "],
+        "min_confidence:=high": ["launch argument min_confidence: 'high' is not a number"],
+        "use_compressed:=maybe": ["launch argument use_compressed: 'maybe' is not true or false"],
+    }
+    for index, (argument, expected) in enumerate(cases.items()):
+        launch = launches(f"bad_argument{index}", "attendseg_ros", "segment.launch.py", argument)
+        code = launch.process.wait(60)
+        output = launch.output()
+        assert code != 0 and all(text in output for text in expected), output
+        assert "process started" not in output  # no node was started
+
+
+def test_readme_lists_the_launch_arguments_of_show_args(ros_domain: Any) -> None:
+    shown = ros_domain.run("launch", "attendseg_ros", "segment.launch.py", "--show-args").stdout
+    arguments = re.findall(r"^    '(\w+)':$", shown, re.MULTILINE)
+    section = README.read_text().split("## Run with ros2 launch", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE)
+    assert arguments and listed == arguments, (listed, arguments)
 
 
 def test_log_level_argument_reaches_the_node(robots: dict) -> None:

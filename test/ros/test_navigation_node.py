@@ -52,7 +52,7 @@ def _info_type() -> type:
 def node_process(random_model: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     process = NodeProcess({
         "model": str(random_model["onnx_fp32"]), "camera_topics": [CAM, BARE], "autostart": False,
-        "diagnostics_period": 0.3, "diagnostics_window": 2.0, "error_throttle_sec": 0.5,
+        "diagnostics_period": 0.3, "diagnostics_window": 2.0, "error_throttle_sec": 0.5, "input_timeout": 0.0,
         "backend_options": ["spin=false"],
     }, name=NODE, log_path=tmp_path_factory.mktemp("navigation") / "node.log")
     yield process

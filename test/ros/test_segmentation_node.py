@@ -79,7 +79,7 @@ def node_process(random_model: dict[str, Path], tmp_path_factory: pytest.TempPat
     process = NodeProcess({
         "model": str(random_model[MODEL]), "backend": BACKEND, "camera_topics": [CAM_A, CAM_B],
         "diagnostics_period": 0.3, "diagnostics_window": WINDOW, "error_throttle_sec": 0.5,
-        "backend_options": ["spin=false"],
+        "backend_options": ["spin=false"], "input_timeout": 0.0,  # liveness: test_liveness_and_stamps.py
     }, log_path=log)
     yield process
     code = process.stop()
@@ -387,10 +387,10 @@ def test_frames_lost_before_the_node_are_counted(client: Client) -> None:
 
 
 def _accounted(values: dict[str, str] | None) -> bool:
-    """Every frame received ended processed, dropped as stale, rejected or failed (none is still waiting)."""
+    """Every frame received ended processed, dropped (stale, repeated stamp), rejected or failed (none waits)."""
     if not values:
         return False
-    ends = ("processed", "dropped_stale", "rejected", "inference_failures")
+    ends = ("processed", "dropped_stale", "dropped_duplicate", "rejected", "inference_failures")
     return int(values["received"]) == sum(int(values[key]) for key in ends)
 
 
@@ -398,27 +398,38 @@ def test_overload_keeps_results_fresh(client: Client) -> None:
     """Frames far faster than the node segments: it drops stale ones instead of queueing a backlog.
 
     Checked by counts, not wall-clock thresholds: frames were dropped, every frame is accounted for
-    once the node is idle again, results come in stamp order, and the newest frame is served.
+    once the node is idle again, results come in stamp order, and the newest frame is served. Every
+    frame published is either received or counted in not_received (replaced in the node's depth-1
+    DDS queue before it took it: the publisher's sequence numbers have a gap).
     """
     labels = client.collect(Image, f"{OUT_A}/labels")
     diagnostics = client.collect(DiagnosticArray, "/diagnostics")
     client.spin_until(lambda: client.node.count_publishers(f"{OUT_A}/labels") > 0, TIMEOUT, "labels publisher")
     client.spin_until(lambda: int(latest(diagnostics, CAM_A, "dropped_stale")) >= 0, TIMEOUT, "diagnostics")
-    dropped_before = int(latest(diagnostics, CAM_A, "dropped_stale"))
     frame = camera_frame()
+    # the node knows this publisher (its sequence numbers) and is idle before the burst
+    client.publish_until(CAM_A, bgr_image(stamp_header(5999, 0, "cam"), frame), lambda: _has(labels, 5999), TIMEOUT,
+                         "labels before the burst")
+    seen = len(diagnostics)  # a status published after the labels counts the warm-up frame
+    client.spin_until(lambda: len(diagnostics) > seen + 1 and _accounted(diagnostics_values(diagnostics[-1], CAM_A)),
+                      TIMEOUT, "an idle node")
+    dropped_before = int(latest(diagnostics, CAM_A, "dropped_stale"))
+    sent_before = int(latest(diagnostics, CAM_A, "received")) + int(latest(diagnostics, CAM_A, "not_received"))
     published = 0
     start = time.monotonic()
     while time.monotonic() - start < 3.0:  # far faster than the node can segment
         published += 1
         client.publisher(CAM_A).publish(bgr_image(stamp_header(6000, published, "cam"), frame))
     last = published
-    client.publish_until(CAM_A, bgr_image(stamp_header(6000, last, "cam"), frame),
-                         lambda: any(m.header.stamp.nanosec == last for m in labels if m.header.stamp.sec == 6000),
-                         TIMEOUT, "the result of the newest frame")
+    client.spin_until(lambda: any(m.header.stamp.nanosec == last for m in labels if m.header.stamp.sec == 6000),
+                      TIMEOUT, "the result of the newest frame")
     client.spin_until(lambda: int(latest(diagnostics, CAM_A, "dropped_stale")) > dropped_before, TIMEOUT,
                       "frames counted as dropped")
     client.spin_until(lambda: _accounted(diagnostics_values(diagnostics[-1], CAM_A)), TIMEOUT,
                       "every frame of the burst processed or dropped")
+    client.spin_until(lambda: int(latest(diagnostics, CAM_A, "received")) + int(latest(diagnostics, CAM_A,
+                      "not_received")) == sent_before + published, TIMEOUT, "every frame published received or "
+                      f"counted as not received ({published} published)")
     served = [m.header.stamp.nanosec for m in labels if m.header.stamp.sec == 6000]
     assert len(served) < published, f"{len(served)} results for {published} frames"
     assert served == sorted(served), "results out of order"
@@ -448,7 +459,7 @@ def compressed_node(fixed_batch_model: Path, tmp_path_factory: pytest.TempPathFa
     process = NodeProcess({
         "model": str(fixed_batch_model), "camera_topics": [CAM_C, CAM_D], "use_compressed": True,
         "input_reliability": "reliable", "max_image_pixels": MAX_PIXELS, "max_batch": 2,
-        "diagnostics_period": 0.3, "diagnostics_window": WINDOW, "error_throttle_sec": 0.5,
+        "diagnostics_period": 0.3, "diagnostics_window": WINDOW, "error_throttle_sec": 0.5, "input_timeout": 0.0,
     }, name=f"{NODE_NAME}_compressed", log_path=tmp_path_factory.mktemp("compressed") / "node.log")
     yield process
     assert process.stop() == 0, process.log_text()
