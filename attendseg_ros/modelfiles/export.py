@@ -233,9 +233,11 @@ def quantize_int8(
         )
     model = onnx.load(str(int8_path))
     if tensorrt_compatible:  # TensorRT wants every DequantizeLinear kept in its Q/DQ pair
+        drop_unused_opset_imports(model)
         violations = check_model(model)
         if violations:
             raise TensorRTRulesError(format_violations(int8_path, violations))
+        onnx.save(model, str(int8_path))
     else:
         _read_shapes_before_dequantize(model)
         onnx.save(model, str(int8_path))
@@ -252,6 +254,16 @@ def quantize_int8(
     )
     int8_path.with_suffix(".calibration.json").write_text(json.dumps(calibration.to_dict(), indent=2) + "\n")
     return int8_path, calibration
+
+
+def drop_unused_opset_imports(model: onnx.ModelProto) -> int:
+    """Remove the opset imports of domains no node uses (onnxruntime's quantizer declares its own
+    ``com.microsoft`` and training domains); returns how many were removed."""
+    used = {node.domain for node in model.graph.node} | {""}
+    unused = [entry for entry in model.opset_import if entry.domain not in used and entry.domain != "ai.onnx"]
+    for entry in unused:
+        model.opset_import.remove(entry)
+    return len(unused)
 
 
 def _logits_producer(model: onnx.ModelProto) -> str | None:

@@ -37,6 +37,24 @@ def test_shipped_tensorrt_files_follow_the_rules(path: Path) -> None:
     assert violations == [], "\n".join(map(str, violations[:20]))
 
 
+@pytest.mark.parametrize("path", _tensorrt_ready_files(), ids=lambda p: p.name)
+def test_shipped_tensorrt_files_import_only_the_default_domain_at_opset_17(path: Path) -> None:
+    model = onnx.load(str(path), load_external_data=False)
+    assert [(entry.domain, entry.version) for entry in model.opset_import] == [("", 17)]
+
+
+def test_unused_opset_imports_are_dropped() -> None:
+    from attendseg_ros.modelfiles.export import drop_unused_opset_imports
+
+    node = helper.make_node("Relu", ["x"], ["y"])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+    assert drop_unused_opset_imports(model) == 1
+    assert [entry.domain for entry in model.opset_import] == [""]
+
+
 def test_the_cpu_layout_file_breaks_the_rules_it_is_known_to_break() -> None:
     """onnxruntime's CPU layout: uint8 and asymmetric zero points, int32 bias DQ, the stem conv in float."""
     violations = check_file(WEIGHTS / "attendseg_camvid11.int8.onnx")
