@@ -52,6 +52,8 @@ def _segmentation_node(context: LaunchContext) -> list:
         overrides["camera_topics"] = topics
     if arg("backend"):
         overrides["backend"] = arg("backend")
+    if arg("model"):
+        overrides["model"] = os.path.abspath(os.path.expanduser(arg("model")))
     env = {}
     if arg("dds_profile"):
         env["FASTDDS_DEFAULT_PROFILES_FILE"] = arg("dds_profile")
@@ -84,6 +86,9 @@ def generate_launch_description() -> LaunchDescription:
                               description="Namespace of the node and of its relative topics, e.g. robot1"),
         DeclareLaunchArgument("backend", default_value="", choices=["", *BACKEND_CHOICES],
                               description="Inference backend; empty = backend of params_file"),
+        DeclareLaunchArgument("model", default_value="",
+                              description="Model file (.onnx, or .safetensors with its .json sidecar); empty = "
+                                          "model of params_file (default: the embedded model)"),
         DeclareLaunchArgument("use_sim_time", default_value="false", choices=["true", "false"],
                               description="Use /clock (bag replay, simulation)"),
         DeclareLaunchArgument("log_level", default_value="info",
