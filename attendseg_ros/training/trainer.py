@@ -124,7 +124,7 @@ class TrainConfig:
 FINE_TUNE_DEFAULTS: dict[str, float] = {
     "lr": 1e-3,
     "warmup_fraction": 0.1,
-    "freeze_encoder_fraction": 0.0,
+    "freeze_encoder_fraction": 0.3,  # the first 30 % of the steps train the decoder and classifier only
     "final_fraction": 0.15,
 }
 
@@ -370,7 +370,7 @@ def initialise_from(model: AttendSeg, source: AttendSeg, source_info: ModelInfo,
     """
     same_classes = tuple(source_info.classes.names) == tuple(classes.names)
     target = model.state_dict()
-    loaded, kept = [], []
+    loaded: list[str] = []
     for name, value in source.state_dict().items():
         fits = name in target and target[name].shape == value.shape
         if fits and (same_classes or not name.startswith(HEAD_PREFIX)):
