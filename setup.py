@@ -54,6 +54,8 @@ setup(
             "attendseg-demo = attendseg_ros.cli.demo:main",
             "attendseg-segment = attendseg_ros.ros.segmentation_node:main",
             "attendseg-evaluate = attendseg_ros.ros.evaluation_node:main",
+            "attendseg-dataset = attendseg_ros.cli.dataset:main",
+            "attendseg-dataset-to-bag = attendseg_ros.cli.dataset_to_bag:main",
             "attendseg-camvid-to-bag = attendseg_ros.cli.camvid_to_bag:main",
             "attendseg-evaluate-bag = attendseg_ros.cli.evaluate_bag:main",
             "attendseg-play-bag = attendseg_ros.ros.bag_player:main",

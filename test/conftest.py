@@ -75,3 +75,19 @@ def tiny_camvid(tmp_path_factory: pytest.TempPathFactory, camvid_dir: Path) -> P
             shutil.copy(camvid_dir / "val" / name, root / split / name)
             shutil.copy(camvid_dir / "valannot" / name, root / f"{split}annot" / name)
     return root
+
+
+@pytest.fixture(scope="session")
+def folder_dataset(tmp_path_factory: pytest.TempPathFactory, camvid_dir: Path) -> Path:
+    """A folder-layout dataset (7 classes) of 3 train, 2 val and 2 test frames (dataset_builders.py). Read only."""
+    from dataset_builders import build_folder
+
+    return build_folder(tmp_path_factory.mktemp("folder") / "sidewalk7", camvid_dir)
+
+
+@pytest.fixture(scope="session")
+def cityscapes_dataset(tmp_path_factory: pytest.TempPathFactory, camvid_dir: Path) -> Path:
+    """A Cityscapes-layout dataset of 3 train, 2 val and 2 test frames (dataset_builders.py). Read only."""
+    from dataset_builders import build_cityscapes
+
+    return build_cityscapes(tmp_path_factory.mktemp("cityscapes") / "cityscapes", camvid_dir)

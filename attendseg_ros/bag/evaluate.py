@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from .io import GT_TOPIC, IMAGE_TOPIC
+from ..data.classes import ClassTable
+from .io import CLASS_TABLE_KEY, GT_TOPIC, IMAGE_TOPIC, bag_custom_data
 from .offline import BagEvaluation
 
 MODES = ("closed-loop", "offline")
@@ -49,6 +50,27 @@ def engine_options(parameters: dict[str, Any]) -> dict[str, Any]:
             continue
         options[key] = int(value) if key == "threads" else value
     return options
+
+
+def check_ground_truth_classes(bag: str | Path, classes: ClassTable) -> ClassTable | None:
+    """The bag's ground-truth class table (``None`` when it records none); ``ValueError`` unless it is ``classes``.
+
+    Bags written by ``attendseg-dataset-to-bag`` record the dataset's table; a model is scored on such a
+    bag only when its classes are the same names in the same order (ids would mean other classes).
+    """
+    text = bag_custom_data(bag).get(CLASS_TABLE_KEY)
+    if text is None:
+        return None
+    try:
+        recorded = ClassTable.from_dict(json.loads(text))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{bag}: malformed class table in the bag's metadata ({exc})") from exc
+    if recorded.names != classes.names:
+        raise ValueError(
+            f"{bag}: its ground truth is labelled in class table {recorded.name!r} {list(recorded.names)}, but the "
+            f"model predicts {classes.name!r} {list(classes.names)}; score a model trained on that dataset"
+        )
+    return recorded
 
 
 def evaluate_offline(bag: str | Path, options: dict[str, Any], image_topic: str = IMAGE_TOPIC,

@@ -40,6 +40,8 @@ LOGGER = logging.getLogger(__name__)
 IMAGE_TOPIC = "/camera/image_raw"
 CAMERA_INFO_TOPIC = "/camera/camera_info"
 GT_TOPIC = "/camera/labels_gt"
+# custom_data key of bags written by dataset_to_bag: the ground truth's class table (JSON)
+CLASS_TABLE_KEY = "attendseg_ros.class_table"
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
@@ -261,6 +263,18 @@ def _open_reader(path: Path) -> Reader:
     except _READ_ERRORS as exc:
         raise BagError(path, f"not a readable rosbag2 ({type(exc).__name__}: {exc})") from exc
     return reader
+
+
+def bag_custom_data(path: str | Path) -> dict[str, str]:
+    """The ``custom_data`` of a bag's metadata (``{}`` when it has none)."""
+    path = Path(path)
+    reader = _open_reader(path)
+    try:
+        source = getattr(reader, "storage", reader)  # rosbags' Reader delegates to a directory or file reader
+        custom = getattr(getattr(source, "metadata", None), "custom", None) or {}
+        return {str(k): str(v) for k, v in custom.items()}
+    finally:
+        reader.close()
 
 
 def bag_topics(path: str | Path) -> dict[str, TopicSummary]:

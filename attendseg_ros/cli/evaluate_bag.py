@@ -17,6 +17,7 @@ from pathlib import Path
 from ..bag.evaluate import (
     MODES,
     RATES,
+    check_ground_truth_classes,
     engine_options,
     evaluate_offline,
     json_safe,
@@ -61,6 +62,9 @@ def evaluate_bag(
     if model is not None:
         parameters["model"] = str(model)
     options = engine_options(parameters)
+    expected = model_info(resolve_model(options.get("backend", DEFAULT_BACKEND), options.get("model"),
+                                        options.get("precision")))
+    check_ground_truth_classes(bag, expected.classes)  # before any frame runs
     keep = samples if report_dir is not None else 0
     started = time.perf_counter()
     if mode == "offline":

@@ -156,7 +156,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING)
     parser = argparse.ArgumentParser(prog="attendseg-export", description=__doc__)
     parser.add_argument("--model", required=True, help="trained .safetensors (with its .json sidecar)")
-    parser.add_argument("--data", required=True, help="CamVid folder for calibration")
+    parser.add_argument(
+        "--data", required=True, help="dataset folder (any layout) whose --calib-split frames calibrate INT8"
+    )
     parser.add_argument("--out", required=True, help="output folder (created; files are moved in only on success)")
     parser.add_argument("--input-size", type=positive_int, nargs=2, metavar=("H", "W"), help="default: the sidecar's")
     parser.add_argument("--calib-split", default="train")

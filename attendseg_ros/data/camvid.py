@@ -1,4 +1,4 @@
-"""CamVid readers: the SegNet 11-class layout and the original 32-class colour-coded layout.
+"""The CamVid layout (registered as ``camvid``), in both forms: SegNet 11-class and original 32-class.
 
 SegNet layout (``../shared/camvid``)::
 
@@ -15,30 +15,29 @@ SegNet layout (``../shared/camvid``)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .classes import ClassTable, load_class_table
+from .dataset import DatasetError, Sample, Scan, SegmentationDataset, ordered_splits, read_rgb
+from .folder import check_ids, read_index_mask
+from .preprocessing import Normalization
 
-LAYOUTS = ("segnet11", "camvid32")
+__all__ = ["VARIANTS", "CamVid", "DatasetError", "Sample", "pack_segnet", "read_rgb", "sequence_of"]
+
+VARIANTS = ("segnet11", "camvid32")
 IMAGE_SUFFIXES = (".png", ".webp", ".jpg")
 
 
-class DatasetError(ValueError):
-    """A dataset file is missing, unreadable or does not match its partner."""
-
-
-def detect_layout(root: Path) -> str:
+def detect_variant(root: Path) -> str | None:
+    """``camvid32``, ``segnet11`` or ``None`` when ``root`` is not a CamVid folder."""
     if (root / "label_colors.txt").is_file():
         return "camvid32"
     if any((root / f"{split}annot").is_dir() for split in ("train", "val", "test")):
         return "segnet11"
-    raise DatasetError(
-        f"{root} is neither a SegNet CamVid folder (trainannot/...) nor a 32-class one (label_colors.txt)"
-    )
+    return None
 
 
 def read_label_colors(path: Path) -> ClassTable:
@@ -64,13 +63,6 @@ def read_label_colors(path: Path) -> ClassTable:
     return ClassTable("camvid32", tuple(names), tuple(colors), len(names), void_color, drivable)
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise DatasetError(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
 def encode_color_labels(rgb: np.ndarray, table: ClassTable) -> np.ndarray:
     """Colour-coded label image -> class ids; unknown colours become void."""
     key = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
@@ -85,91 +77,80 @@ def sequence_of(image: Path) -> str:
     return Path(image).name.split("_", 1)[0]
 
 
-@dataclass(frozen=True)
-class Sample:
-    image: Path
-    label: Path
+class CamVid(SegmentationDataset):
+    """One split of CamVid, SegNet 11-class or original 32-class (``variant``, detected when ``None``).
 
+    A frame's sequence is its drive (``0006R0``); ``sequences`` keeps only frames of those drives,
+    ``exclude_sequences`` leaves drives out.
+    """
 
-class CamVid:
-    """One split of CamVid: ``len()``, ``[i] -> (rgb uint8 HxWx3, labels uint8 HxW)``, ``.classes``."""
+    layout = "camvid"
+    train_splits = ("train", "val")  # as the published CamVid figures (docs/training.md)
 
     def __init__(
         self,
         root: str | Path,
         split: str = "train",
-        layout: str | None = None,
+        variant: str | None = None,
         sequences: tuple[str, ...] | None = None,
         exclude_sequences: tuple[str, ...] = (),
+        allow_unpaired: bool = False,
     ) -> None:
-        """``sequences`` keeps only frames of those drives; ``exclude_sequences`` leaves drives out."""
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DatasetError(f"dataset folder {self.root} does not exist")
-        self.layout = layout or detect_layout(self.root)
-        if self.layout not in LAYOUTS:
-            raise DatasetError(f"unknown layout {self.layout!r}; choose one of {LAYOUTS}")
-        self.split = split
-        if self.layout == "segnet11":
-            self.classes = load_class_table("camvid11")
-            self.samples = self._segnet_samples()
-        else:
-            self.classes = read_label_colors(self.root / "label_colors.txt")
-            self.samples = self._camvid32_samples()
-        if sequences is not None:
-            self.samples = [s for s in self.samples if sequence_of(s.image) in sequences]
-        self.samples = [s for s in self.samples if sequence_of(s.image) not in exclude_sequences]
-        if not self.samples:
-            selection = f" of sequences {list(sequences)}" if sequences is not None else ""
-            raise DatasetError(f"no {split} frames{selection} found in {self.root}")
-
-    def _segnet_samples(self) -> list[Sample]:
-        images, labels = self.root / self.split, self.root / f"{self.split}annot"
-        listing = self.root / f"{self.split}.txt"
-        if listing.is_file():
-            names = [Path(line.split()[0]).name for line in listing.read_text().splitlines() if line.strip()]
-        elif images.is_dir():
-            names = sorted(p.name for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        else:
-            raise DatasetError(f"split {self.split!r} not found in {self.root} (no {images} and no {listing})")
-        return [Sample(images / n, labels / f"{Path(n).stem}.png") for n in names]
-
-    def _camvid32_samples(self) -> list[Sample]:
-        images, labels = self.root / self.split, self.root / f"{self.split}_labels"
-        if not images.is_dir():
-            raise DatasetError(f"split {self.split!r} not found: {images} does not exist")
-        return [Sample(p, labels / f"{p.stem}_L.png") for p in sorted(images.glob("*.png"))]
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        sample = self.samples[index]
-        return self.load(sample)
-
-    def load(self, sample: Sample) -> tuple[np.ndarray, np.ndarray]:
-        image = read_rgb(sample.image)
-        if self.layout == "segnet11":
-            labels = cv2.imread(str(sample.label), cv2.IMREAD_UNCHANGED)
-            if labels is None:
-                raise DatasetError(f"cannot read label {sample.label} (partner of {sample.image})")
-            if labels.ndim != 2:
-                raise DatasetError(f"label {sample.label} must be single-channel class ids, got shape {labels.shape}")
-            labels = labels.astype(np.uint8)
-            labels[labels > self.classes.void_id] = self.classes.void_id
-        else:
-            labels = encode_color_labels(read_rgb(sample.label), self.classes)
-        if labels.shape != image.shape[:2]:
+        root = Path(root)
+        self.variant = variant or detect_variant(root) if root.is_dir() else variant
+        if root.is_dir() and self.variant not in VARIANTS:
             raise DatasetError(
-                f"label {sample.label} is {labels.shape[1]}x{labels.shape[0]} but image {sample.image} "
-                f"is {image.shape[1]}x{image.shape[0]}"
+                f"{root} is neither a SegNet CamVid folder (trainannot/...) nor a 32-class one (label_colors.txt)"
+                if variant is None else f"unknown CamVid variant {variant!r}; choose one of {VARIANTS}"
             )
-        return image, labels
+        super().__init__(root, split, sequences, exclude_sequences, allow_unpaired)
 
-    def load_all(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every frame and label of the split stacked: ``(N, H, W, 3)`` and ``(N, H, W)`` uint8."""
-        pairs = [self[i] for i in range(len(self))]
-        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        return detect_variant(root) is not None
+
+    @classmethod
+    def splits(cls, root: Path) -> tuple[str, ...]:
+        variant = detect_variant(root)
+        label_dir = "{}annot" if variant == "segnet11" else "{}_labels"
+        found = [s for s in ("train", "val", "test")
+                 if (root / s).is_dir() or (root / label_dir.format(s)).is_dir() or (root / f"{s}.txt").is_file()]
+        return ordered_splits(found)
+
+    def read_classes(self) -> tuple[ClassTable, Normalization | None]:
+        if self.variant == "segnet11":
+            return load_class_table("camvid11"), None
+        return read_label_colors(self.root / "label_colors.txt"), None
+
+    def scan(self, split: str) -> Scan:
+        if self.variant == "segnet11":
+            images, labels = self.root / split, self.root / f"{split}annot"
+            listing = self.root / f"{split}.txt"
+            if listing.is_file():
+                names = [Path(line.split()[0]).name for line in listing.read_text().splitlines() if line.strip()]
+            elif images.is_dir():
+                names = sorted(p.name for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            else:
+                raise DatasetError(f"split {split!r} not found in {self.root} (no {images} and no {listing})")
+            pairs = [(images / n, labels / f"{Path(n).stem}.png") for n in names]
+            mask_glob = "*.png"
+        else:
+            images, labels = self.root / split, self.root / f"{split}_labels"
+            if not images.is_dir():
+                raise DatasetError(f"split {split!r} not found: {images} does not exist")
+            pairs = [(p, labels / f"{p.stem}_L.png") for p in sorted(images.glob("*.png"))]
+            mask_glob = "*_L.png"
+        paired = {label for _, label in pairs}
+        return Scan(
+            samples=[Sample(i, m) for i, m in pairs if m.is_file()],
+            images_without_mask=[i for i, m in pairs if not m.is_file()],
+            masks_without_image=sorted(p for p in labels.glob(mask_glob) if p not in paired) if labels.is_dir() else [],
+        )
+
+    def read_labels(self, sample: Sample) -> np.ndarray:
+        if self.variant == "segnet11":
+            return check_ids(read_index_mask(sample.label), self.classes, sample.label)
+        return encode_color_labels(read_rgb(sample.label), self.classes)
 
 
 def pack_segnet(
@@ -184,7 +165,7 @@ def pack_segnet(
     out = Path(out)
     count, written, psnr_sum = 0, 0, 0.0
     for split in splits:
-        dataset = CamVid(root, split, layout="segnet11")
+        dataset = CamVid(root, split, variant="segnet11")
         (out / split).mkdir(parents=True, exist_ok=True)
         (out / f"{split}annot").mkdir(exist_ok=True)
         for sample in dataset.samples:

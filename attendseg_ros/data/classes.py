@@ -10,6 +10,7 @@ import numpy as np
 import yaml
 
 from ..resources import config_file
+from .errors import DatasetError
 from .preprocessing import Normalization
 
 
@@ -83,67 +84,93 @@ def load_class_table(name_or_path: str | Path = "camvid11") -> ClassTable:
         return ClassTable.from_dict(yaml.safe_load(handle))
 
 
-def load_classes_yaml(path: str | Path) -> tuple[ClassTable, Normalization | None]:
-    """Read a dataset's ``classes.yaml``: the class table and, when it gives ``mean``/``std``, the normalisation.
+CLASSES_YAML_KEYS = ("name", "ignore_index", "ignore_color", "classes", "drivable", "mean", "std")
 
-    Format: ``ignore_index`` (default 255: neither scored nor trained on), ``classes`` (index =
-    position; each ``{name, color: [r, g, b]}``, or a plain name, which gets a colour of the PASCAL
-    VOC palette), optional ``drivable`` (class names), optional ``name`` (default: the folder's
-    name), optional ``mean`` and ``std`` (three numbers each, RGB, pixel values scaled to 0-1).
-    ``ValueError`` naming the file and the field on anything missing or malformed.
+
+def load_classes_yaml(path: str | Path) -> tuple[ClassTable, Normalization | None]:
+    """A dataset's ``classes.yaml``: its class table (``void_id`` = ``ignore_index``) and normalisation.
+
+    Fields: ``classes: [{name, color: [r, g, b]}, ...]`` (id = position), ``ignore_index`` (default
+    255), optional ``drivable: [names]``, ``mean``/``std`` (three fractions each, RGB; both or
+    neither; ``None`` when absent), ``name`` (default: the folder's name), ``ignore_color``.
+    Raises :class:`DatasetError` naming the file and the field on malformed input.
     """
     path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: class table not found (a folder-layout dataset needs classes.yaml)")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: class table not found (a classes.yaml lists the classes)") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read the class table ({exc})") from exc
+        raise DatasetError(f"{path}: cannot read the class table ({exc})") from exc
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping with a `classes` list, got {type(data).__name__}")
+        raise DatasetError(f"{path}: expected a mapping with a 'classes' list, got {type(data).__name__}")
+    unknown = sorted(set(map(str, data)) - set(CLASSES_YAML_KEYS))
+    if unknown:
+        raise DatasetError(f"{path}: unknown field(s) {unknown}; known: {list(CLASSES_YAML_KEYS)}")
     entries = data.get("classes")
     if not isinstance(entries, list) or not entries:
-        raise ValueError(f"{path}: `classes` must be a non-empty list of {{name, color: [r, g, b]}}")
-    ignore = data.get("ignore_index", 255)
-    if isinstance(ignore, bool) or not isinstance(ignore, int) or not len(entries) <= ignore <= 255:
-        raise ValueError(f"{path}: `ignore_index` must be an integer within [{len(entries)}, 255] (above every "
-                         f"class id; masks are uint8), got {ignore!r}")
-    names, colors = [], []
+        raise DatasetError(f"{path}: 'classes' must be a non-empty list of {{name, color: [r, g, b]}}")
+    names: list[str] = []
+    colors: list[tuple[int, int, int]] = []
     for index, entry in enumerate(entries):
-        entry = {"name": entry} if isinstance(entry, str) else entry
-        name = entry.get("name") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not name.strip() or name in names:
-            raise ValueError(f"{path}: classes[{index}]: `name` must be a non-empty string not used before, "
-                             f"got {entry!r}")
-        color = entry.get("color")
-        if color is None:  # the PASCAL VOC palette: the bits of the index spread over r, g and b
-            color = [sum(((index >> (3 * k + c)) & 1) << (7 - k) for k in range(8)) for c in range(3)]
-        if not isinstance(color, list) or len(color) != 3 or not all(
-                isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in color):
-            raise ValueError(f"{path}: classes[{index}] ({name!r}): `color` must be three integers within "
-                             f"[0, 255] (RGB), got {color!r}")
+        where = f"{path}: classes[{index}]"
+        if not isinstance(entry, dict) or set(entry) - {"name", "color"}:
+            raise DatasetError(f"{where}: expected {{name, color: [r, g, b]}}, got {entry!r}")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise DatasetError(f"{where}: 'name' must be a non-empty string, got {name!r}")
+        if name in names:
+            raise DatasetError(f"{where}: class name {name!r} appears twice")
         names.append(name)
-        colors.append(tuple(color))
+        colors.append(_color(entry.get("color"), f"{where}.color"))
+    ignore_index = data.get("ignore_index", 255)
+    if not isinstance(ignore_index, int) or isinstance(ignore_index, bool) or not 0 <= ignore_index <= 255:
+        raise DatasetError(f"{path}: 'ignore_index' must be an integer in [0, 255], got {ignore_index!r}")
+    if ignore_index < len(names):
+        raise DatasetError(
+            f"{path}: 'ignore_index' {ignore_index} is a class id (there are {len(names)} classes, ids "
+            f"0-{len(names) - 1}); use a larger value such as 255"
+        )
     drivable = data.get("drivable", [])
     if not isinstance(drivable, list) or not all(isinstance(n, str) for n in drivable):
-        raise ValueError(f"{path}: `drivable` must be a list of class names, got {drivable!r}")
-    unknown = [n for n in drivable if n not in names]
-    if unknown:
-        raise ValueError(f"{path}: `drivable` names {unknown}, which are not classes; the classes are {names}")
-    stats = {}
-    for key in ("mean", "std"):
-        value = data.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, list) or len(value) != 3 or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in value):
-            raise ValueError(f"{path}: `{key}` must be three numbers within [0, 1] (RGB, for pixels scaled to 0-1; "
-                             f"divide 0-255 values by 255), got {value!r}")
-        stats[key] = tuple(float(v) for v in value)
-    if len(stats) == 1:
-        raise ValueError(f"{path}: give both `mean` and `std`, or neither (ImageNet's are the default)")
-    if stats and min(stats["std"]) <= 0:
-        raise ValueError(f"{path}: `std` must be above 0, got {list(stats['std'])}")
-    table = ClassTable(str(data.get("name") or path.resolve().parent.name), tuple(names), tuple(colors), ignore,
-                       drivable=tuple(drivable))
-    return table, Normalization(stats["mean"], stats["std"]) if stats else None
+        raise DatasetError(f"{path}: 'drivable' must be a list of class names, got {drivable!r}")
+    missing = [n for n in drivable if n not in names]
+    if missing:
+        raise DatasetError(f"{path}: 'drivable' names {missing}, which are not classes; classes: {names}")
+    table = ClassTable(
+        name=str(data.get("name") or path.parent.name or "dataset"),
+        names=tuple(names),
+        colors=tuple(colors),
+        void_id=ignore_index,
+        void_color=_color(data.get("ignore_color", [0, 0, 0]), f"{path}: ignore_color"),
+        drivable=tuple(drivable),
+    )
+    return table, _normalization(data.get("mean"), data.get("std"), path)
+
+
+def _color(value: Any, where: str) -> tuple[int, int, int]:
+    valid = isinstance(value, (list, tuple)) and len(value) == 3
+    if valid and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value):
+        return (int(value[0]), int(value[1]), int(value[2]))
+    raise DatasetError(f"{where}: expected [r, g, b] integers in [0, 255], got {value!r}")
+
+
+def _normalization(mean: Any, std: Any, path: Path) -> Normalization | None:
+    if mean is None and std is None:
+        return None
+    if mean is None or std is None:
+        raise DatasetError(f"{path}: give both 'mean' and 'std' (three numbers each, RGB), or neither")
+    values = {}
+    for field_name, value in (("mean", mean), ("std", std)):
+        numeric = isinstance(value, (list, tuple)) and len(value) == 3
+        if not numeric or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            raise DatasetError(f"{path}: '{field_name}' must be three numbers (RGB), got {value!r}")
+        if any(v > 1.0 for v in value) or any(v < 0.0 for v in value):
+            raise DatasetError(
+                f"{path}: '{field_name}' is in fractions of 255 (ImageNet: mean [0.485, 0.456, 0.406], "
+                f"std [0.229, 0.224, 0.225]), got {value!r}"
+            )
+        values[field_name] = tuple(float(v) for v in value)
+    if any(v == 0.0 for v in values["std"]):
+        raise DatasetError(f"{path}: 'std' must be greater than 0, got {list(values['std'])}")
+    return Normalization(values["mean"], values["std"])  # type: ignore[arg-type]

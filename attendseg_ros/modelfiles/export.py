@@ -39,7 +39,7 @@ import numpy as np
 import onnx
 import torch
 
-from ..data.camvid import CamVid
+from ..data.dataset import SegmentationDataset, open_dataset
 from ..data.preprocessing import preprocess
 from ..model import AttendSeg
 from ..model.postprocess import LabelsAndConfidence
@@ -113,23 +113,23 @@ class CalibrationSet:
 
 def calibration_frames(
     data: str | Path, split: str = "train", count: int = 32, seed: int = 0
-) -> tuple[CamVid, list[int]]:
-    """A reproducible random subset of ``split`` spread over the sequences."""
-    dataset = CamVid(data, split)
+) -> tuple[SegmentationDataset, list[int]]:
+    """A reproducible random subset of ``split`` of the dataset at ``data`` (any layout), spread over it."""
+    dataset = open_dataset(data, split)
     rng = np.random.default_rng(seed)
     indices = sorted(rng.choice(len(dataset), size=min(count, len(dataset)), replace=False).tolist())
     return dataset, indices
 
 
 class _CalibrationReader:
-    """onnxruntime CalibrationDataReader over CamVid frames, preprocessed one at a time.
+    """onnxruntime CalibrationDataReader over dataset frames, preprocessed one at a time.
 
     ``set_range`` limits it to a slice of the frames: onnxruntime then calibrates slice by slice
     (``CalibStridedMinMax``, which every calibrator honours) and merges the ranges or
     histograms, so only one slice of activations is in memory at a time.
     """
 
-    def __init__(self, dataset: CamVid, indices: list[int], info: ModelInfo) -> None:
+    def __init__(self, dataset: SegmentationDataset, indices: list[int], info: ModelInfo) -> None:
         self._dataset, self._indices, self._info = dataset, indices, info
         self._pending: Iterator[int] = iter(indices)
 

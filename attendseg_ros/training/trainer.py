@@ -1,4 +1,8 @@
-"""Training AttendSeg on CamVid: a step-based schedule that can stop and resume at any point.
+"""Training AttendSeg on a labelled dataset: a step-based schedule that can stop and resume at any point.
+
+The dataset is any registered layout (:func:`attendseg_ros.data.dataset.open_dataset`); its class
+table and normalisation become the model's. ``init_from`` fine-tunes a trained model: every weight
+whose shape fits is loaded and the classifier is re-initialised when the classes differ.
 
 The whole training set lives as uint8 tensors on the training device and is augmented there
 in one batched call per step. The schedule is fixed in optimiser steps (``TrainConfig.steps``):
@@ -34,11 +38,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..data.camvid import CamVid
+from ..data.dataset import SegmentationDataset, dataset_splits, open_dataset
 from ..data.transforms import Augmentation, Normalization, preprocess
 from ..model import AttendSeg, create_model
 from ..model.postprocess import LabelsAndConfidence
-from ..modelfiles.checkpoint import ModelInfo, save_model
+from ..modelfiles.checkpoint import ModelFileError, ModelInfo, load_model, save_model
 from .evaluation import evaluate
 
 log = logging.getLogger(__name__)
@@ -53,7 +57,10 @@ class TrainConfig:
     data: str
     out: str = "runs/attendseg"
     variant: str = "attendseg_camvid11"
-    train_splits: tuple[str, ...] = ("train", "val")
+    layout: str | None = None  # dataset layout (folder, cityscapes, camvid); None: detected
+    init_from: str = ""  # "" (random init), "embedded" or a .safetensors model to fine-tune
+    # () = the layout's default (camvid: train + val, as the published CamVid figures; others: train)
+    train_splits: tuple[str, ...] = ()
     exclude_sequences: tuple[str, ...] = ()  # leave-one-sequence-out proxy, e.g. ("0006R0",)
     eval_sets: tuple[str, ...] = ("val",)  # "split" or "split:SEQ[,SEQ]", e.g. "train:0006R0"
     steps: int = 30000
@@ -62,6 +69,7 @@ class TrainConfig:
     weight_decay: float = 0.01  # decoupled (AdamW), on conv/linear weights only
     warmup_steps: int = 500
     schedule: str = "poly"  # poly | cosine, decaying to zero at ``steps``
+    freeze_encoder_fraction: float = 0.0  # share of the steps, at the start, that leave the encoder unchanged
     crop: tuple[int, int] = (240, 320)
     final_crop: tuple[int, int] = (360, 480)  # crop of the last ``final_fraction`` of the steps
     final_fraction: float = 0.15
@@ -105,6 +113,42 @@ class TrainConfig:
     @property
     def final_phase_start(self) -> int:
         return round(self.steps * (1.0 - self.final_fraction))
+
+    def encoder_frozen_at(self, step: int) -> bool:
+        return step < round(self.steps * self.freeze_encoder_fraction)
+
+
+# The fine-tuning schedule (``init_from``), as fractions of ``steps``: chosen by measurement
+# (docs/datasets.md: 150 steps from the embedded model on one CamVid drive relabelled to 7 classes,
+# INT8 scored on another drive).
+FINE_TUNE_DEFAULTS: dict[str, float] = {
+    "lr": 1e-3,
+    "warmup_fraction": 0.1,
+    "freeze_encoder_fraction": 0.3,  # the first 30 % of the steps train the decoder and classifier only
+    "final_fraction": 0.15,
+}
+
+
+def schedule_defaults(steps: int, fine_tune: bool) -> dict[str, Any]:
+    """Defaults of the schedule settings for a run of ``steps`` (scaled to it).
+
+    From scratch: the recipe of ``TrainConfig`` with the warm-up capped at a tenth of the steps.
+    Fine-tuning: :data:`FINE_TUNE_DEFAULTS`.
+    """
+    base = TrainConfig(data="")
+    if not fine_tune:
+        return {
+            "lr": base.lr,
+            "warmup_steps": min(base.warmup_steps, max(1, steps // 10)),
+            "freeze_encoder_fraction": base.freeze_encoder_fraction,
+            "final_fraction": base.final_fraction,
+        }
+    return {
+        "lr": FINE_TUNE_DEFAULTS["lr"],
+        "warmup_steps": max(1, round(steps * FINE_TUNE_DEFAULTS["warmup_fraction"])),
+        "freeze_encoder_fraction": FINE_TUNE_DEFAULTS["freeze_encoder_fraction"],
+        "final_fraction": FINE_TUNE_DEFAULTS["final_fraction"],
+    }
 
 
 # -- pieces of a step ----------------------------------------------------------------------------
@@ -195,7 +239,13 @@ class WeightAverage:
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, frames: torch.Tensor, size: tuple[int, int], batch_size: int = 8) -> None:
+def recalibrate_batchnorm(
+    model: nn.Module,
+    frames: torch.Tensor,
+    size: tuple[int, int],
+    normalization: Normalization | None = None,
+    batch_size: int = 8,
+) -> None:
     """Recompute BatchNorm running statistics of ``model`` from uint8 frames at ``size`` (a cumulative mean)."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms or len(frames) == 0:
@@ -207,7 +257,7 @@ def recalibrate_batchnorm(model: nn.Module, frames: torch.Tensor, size: tuple[in
         m.momentum = None  # cumulative average over all recalibration batches
     model.train()
     for start in range(0, len(frames), batch_size):
-        x = preprocess(frames[start : start + batch_size], size, Normalization())
+        x = preprocess(frames[start : start + batch_size], size, normalization or Normalization())
         model(x.contiguous(memory_format=memory_format))
     model.eval()
     for m, (momentum, _) in zip(norms, saved, strict=True):
@@ -236,12 +286,15 @@ class TrainStep:
         config: TrainConfig,
         precision: str,
         device: torch.device,
+        normalization: Normalization | None = None,
     ) -> None:
         self.model, self.optimizer, self.weights, self.void_id = model, optimizer, weights, void_id
         self.config, self.device = config, device
         self.autocast = precision == "bf16"
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-        self.normalization = Normalization()
+        self.normalization = normalization or Normalization()
+        network = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+        self.encoder_parameters = encoder_parameters(network)
 
     def augmentation(self, crop: tuple[int, int]) -> Augmentation:
         c = self.config
@@ -256,9 +309,19 @@ class TrainStep:
         )
 
     def __call__(
-        self, images: torch.Tensor, labels: torch.Tensor, crop: tuple[int, int], lr: float, generator: torch.Generator
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        crop: tuple[int, int],
+        lr: float,
+        generator: torch.Generator,
+        freeze_encoder: bool = False,
     ) -> float:
-        """Augment ``images``/``labels`` (uint8 N,H,W,3 / N,H,W) to ``crop`` and take one step; returns the loss."""
+        """Augment ``images``/``labels`` (uint8 N,H,W,3 / N,H,W) to ``crop`` and take one step; returns the loss.
+
+        ``freeze_encoder``: the encoder's weights are left unchanged by this step (their gradients are
+        dropped after the all-reduce, so AdamW skips them; DDP and the optimiser state are unaffected).
+        """
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         batch_images, batch_labels = self.augmentation(crop)(images, labels, self.void_id, generator)
@@ -268,8 +331,54 @@ class TrainStep:
         loss = F.cross_entropy(logits.float(), batch_labels.long(), weight=self.weights, ignore_index=self.void_id)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if freeze_encoder:
+            for parameter in self.encoder_parameters:
+                parameter.grad = None
         self.optimizer.step()
         return float(loss.detach())
+
+
+ENCODER_MODULES = ("stem", "stage4", "stage8", "stage32")
+
+
+def encoder_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters of AttendSeg's encoder (stem and the three stages); [] for other modules."""
+    return [p for name in ENCODER_MODULES if hasattr(model, name) for p in getattr(model, name).parameters()]
+
+
+# -- fine-tuning -----------------------------------------------------------------------------------
+
+HEAD_PREFIX = "head."
+
+
+def init_model_path(init_from: str) -> Path:
+    """The model ``init_from`` names: ``embedded`` (the package's model) or a ``.safetensors`` file."""
+    if init_from == "embedded":
+        from ..engines import default_model_path
+
+        return default_model_path("safetensors")
+    path = Path(init_from)
+    if path.suffix != ".safetensors":
+        raise ModelFileError(f"{path}: fine-tuning starts from .safetensors weights (with their .json sidecar)")
+    return path
+
+
+def initialise_from(model: AttendSeg, source: AttendSeg, source_info: ModelInfo, classes: Any) -> dict[str, Any]:
+    """Copy every weight of ``source`` whose name and shape fit ``model``; the classifier only for the same classes.
+
+    Returns what was loaded and what was left at its initialisation (names).
+    """
+    same_classes = tuple(source_info.classes.names) == tuple(classes.names)
+    target = model.state_dict()
+    loaded: list[str] = []
+    for name, value in source.state_dict().items():
+        fits = name in target and target[name].shape == value.shape
+        if fits and (same_classes or not name.startswith(HEAD_PREFIX)):
+            target[name] = value.to(target[name].dtype)
+            loaded.append(name)
+    kept = [name for name in target if name not in loaded]
+    model.load_state_dict(target)
+    return {"loaded": len(loaded), "reinitialised": kept, "classifier_reinitialised": not same_classes}
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -281,19 +390,50 @@ def parse_eval_set(spec: str) -> tuple[str, tuple[str, ...]]:
     return split, tuple(s for s in sequences.split(",") if s)
 
 
-def load_training_frames(config: TrainConfig) -> tuple[np.ndarray, np.ndarray, CamVid]:
-    """All training frames and labels (uint8), with ``exclude_sequences`` left out; and the first split."""
-    splits = [CamVid(config.data, s, exclude_sequences=config.exclude_sequences) for s in config.train_splits]
-    arrays = [s.load_all() for s in splits]
-    return np.concatenate([a[0] for a in arrays]), np.concatenate([a[1] for a in arrays]), splits[0]
+def resolve_splits(config: TrainConfig) -> TrainConfig:
+    """``config`` with the layout detected and empty ``train_splits`` set to the layout's default."""
+    from ..data.dataset import detect_layout, layout_reader
+
+    layout = config.layout or detect_layout(config.data)
+    train_splits = config.train_splits
+    if not train_splits:  # the layout's default, without splits this dataset lacks
+        present = dataset_splits(config.data, layout)
+        default = layout_reader(layout).train_splits
+        train_splits = tuple(s for s in default if s in present) or default
+    return replace(config, layout=layout, train_splits=tuple(train_splits))
 
 
-def load_eval_sets(config: TrainConfig) -> dict[str, CamVid]:
-    sets = {}
+def default_eval_sets(data: str, layout: str | None = None) -> tuple[str, ...]:
+    """``("val",)`` when the dataset has a val split, else ``()``."""
+    return ("val",) if "val" in dataset_splits(data, layout) else ()
+
+
+def open_training_splits(config: TrainConfig) -> tuple[list[SegmentationDataset], dict[str, SegmentationDataset]]:
+    """The training splits and evaluation sets of ``config``, opened (and checked) before anything trains."""
+    train_sets = [
+        open_dataset(config.data, s, config.layout, exclude_sequences=config.exclude_sequences)
+        for s in config.train_splits
+    ]
+    eval_sets = {}
     for spec in config.eval_sets:
         split, sequences = parse_eval_set(spec)
-        sets[spec] = CamVid(config.data, split, sequences=sequences or None)
-    return sets
+        eval_sets[spec] = open_dataset(config.data, split, config.layout, sequences=sequences or None)
+    names = train_sets[0].classes.names
+    for dataset in [*train_sets, *eval_sets.values()]:
+        if dataset.classes.names != names:
+            raise ValueError(f"{config.data}: split {dataset.split!r} has another class table than the training split")
+    for dataset in eval_sets.values():  # read once now: a broken file stops the run before its first step
+        for sample in dataset.samples:
+            dataset.load(sample)
+    return train_sets, eval_sets
+
+
+def load_training_frames(
+    train_sets: list[SegmentationDataset], size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every training frame and mask (uint8) at ``size``, the model's input size (masks nearest)."""
+    arrays = [dataset.load_all(size) for dataset in train_sets]
+    return np.concatenate([a[0] for a in arrays]), np.concatenate([a[1] for a in arrays])
 
 
 def torch_predictor(model: AttendSeg, info_size: tuple[int, int], normalization: Normalization, device: torch.device):
@@ -399,10 +539,19 @@ def train(config: TrainConfig, resume_from: str | Path | None = None) -> dict[st
         raise ResumeFileError(
             f"{local_resume} exists: continue that run with --resume {local_resume}, or choose another --out"
         )
-    env = _Distributed()
     if source is not None:
         state = load_resume(source)
         config = _resumed_config(state.config, config)
+    config = resolve_splits(config)
+    # Every frame is read and checked (pairs, sizes, ids) before any process group or step.
+    train_sets, eval_sets = open_training_splits(config)
+    classes = train_sets[0].classes
+    images_np, labels_np = load_training_frames(train_sets, tuple(config.input_size))
+    init_model, init_info = None, None
+    if config.init_from:
+        init_model, init_info = load_model(init_model_path(config.init_from))
+    normalization = train_sets[0].normalization or (init_info.normalization if init_info else Normalization())
+    env = _Distributed()
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     seed = config.seed + env.rank
     random.seed(seed)
@@ -412,14 +561,22 @@ def train(config: TrainConfig, resume_from: str | Path | None = None) -> dict[st
         out.mkdir(parents=True, exist_ok=True)
     precision = resolve_precision(config.precision, env.device)
 
-    images_np, labels_np, first_split = load_training_frames(config)
-    classes = first_split.classes
     weights = class_weights(labels_np, classes.num_classes, config.class_weighting).to(env.device)
     images = torch.from_numpy(images_np).to(env.device)
     labels = torch.from_numpy(labels_np).to(env.device)
-    eval_sets = load_eval_sets(config) if env.main else {}
+    if not env.main:
+        eval_sets = {}
 
-    model = create_model(config.variant, num_classes=classes.num_classes).to(env.device)
+    if init_info is not None:
+        model = AttendSeg(replace(init_info.config, num_classes=classes.num_classes))
+        if state is None:
+            assert init_model is not None
+            report = initialise_from(model, init_model, init_info, classes)
+            log.info("initialised from %s: %d tensors loaded, %s left at their initialisation", config.init_from,
+                     report["loaded"], report["reinitialised"] or "none")
+        model = model.to(env.device)
+    else:
+        model = create_model(config.variant, num_classes=classes.num_classes).to(env.device)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
     optimizer = make_optimizer(model, config)
@@ -432,10 +589,12 @@ def train(config: TrainConfig, resume_from: str | Path | None = None) -> dict[st
         generator.manual_seed(seed * 1_000_003 + step)  # a fresh, reproducible stream per resume point
         log.info("resumed from %s at step %d of %d", source, step, config.steps)
     trained = torch.nn.parallel.DistributedDataParallel(model) if env.world_size > 1 else model
-    train_step = TrainStep(trained, optimizer, weights, classes.void_id, config, precision, env.device)
+    train_step = TrainStep(trained, optimizer, weights, classes.void_id, config, precision, env.device, normalization)
     log.info(
-        "training on %d frames (%s%s), %d classes, %s, %s, %d threads, step %d/%d",
+        "training on %d frames of %s (%s, %s%s), %d classes, %s, %s, %d threads, step %d/%d",
         len(images),
+        config.data,
+        config.layout,
         "+".join(config.train_splits),
         f" without {','.join(config.exclude_sequences)}" if config.exclude_sequences else "",
         classes.num_classes,
@@ -451,8 +610,8 @@ def train(config: TrainConfig, resume_from: str | Path | None = None) -> dict[st
         config=model.config,
         classes=classes,
         input_size=tuple(config.input_size),
-        normalization=Normalization(),
-        name=config.variant,
+        normalization=normalization,
+        name=config.variant if classes.name == "camvid11" else f"attendseg_{classes.name}",
         training={"command": command, "config": config.to_dict(), "seed": config.seed},
     )
     recalibration_frames = images[
@@ -467,8 +626,8 @@ def train(config: TrainConfig, resume_from: str | Path | None = None) -> dict[st
 
     def evaluate_average() -> dict[str, Any]:
         """Recalibrate the EMA model's BatchNorm, then score it on every evaluation set."""
-        recalibrate_batchnorm(average.model, recalibration_frames, tuple(config.input_size))
-        predictor = torch_predictor(average.model, tuple(config.input_size), Normalization(), env.device)
+        recalibrate_batchnorm(average.model, recalibration_frames, tuple(config.input_size), normalization)
+        predictor = torch_predictor(average.model, tuple(config.input_size), normalization, env.device)
         return {name: evaluate(predictor, data, progress=False)[1] for name, data in eval_sets.items()}
 
     def save_state() -> None:
@@ -485,7 +644,9 @@ def train(config: TrainConfig, resume_from: str | Path | None = None) -> dict[st
         while step < config.steps:
             index = next(batches).to(env.device)
             lr = learning_rate(config, step)
-            loss = train_step(images[index], labels[index], config.crop_at(step), lr, generator)
+            loss = train_step(
+                images[index], labels[index], config.crop_at(step), lr, generator, config.encoder_frozen_at(step)
+            )
             average.update(model)
             step += 1
             running = loss if running is None else 0.98 * running + 0.02 * loss

@@ -269,6 +269,6 @@ def test_camvid32_layout_void_is_the_tables_void(tmp_path: Path) -> None:
     cv2.imwrite(str(root / "val" / "f1.png"), np.full((4, 5, 3), 7, np.uint8))
     cv2.imwrite(str(root / "val_labels" / "f1_L.png"), cv2.cvtColor(colours, cv2.COLOR_RGB2BGR))
     summary = camvid_to_bag(root, "val", tmp_path / "bag")
-    assert (summary["layout"], summary["void_id"], summary["frames"]) == ("camvid32", 3, 1)
+    assert (summary["layout"], summary["void_id"], summary["frames"]) == ("camvid", 3, 1)
     (frame,) = LabelledFrames(tmp_path / "bag")
     np.testing.assert_array_equal(frame.labels[:, 0], [1, 2, 3, 0])

@@ -13,7 +13,7 @@ from attendseg_ros.data import CamVid, DatasetError, detect_layout, load_class_t
 
 def test_segnet_layout(camvid_dir: Path) -> None:
     val = CamVid(camvid_dir, "val")
-    assert val.layout == "segnet11" and len(val) == 101
+    assert (val.layout, val.variant) == ("camvid", "segnet11") and len(val) == 101
     image, labels = val[0]
     assert image.shape == (360, 480, 3) and image.dtype == np.uint8
     assert labels.shape == (360, 480) and labels.dtype == np.uint8
@@ -50,8 +50,9 @@ def _write_camvid32(root: Path) -> np.ndarray:
 
 def test_camvid32_layout_decodes_colours(tmp_path: Path) -> None:
     expected = _write_camvid32(tmp_path)
-    assert detect_layout(tmp_path) == "camvid32"
+    assert detect_layout(tmp_path) == "camvid"
     dataset = CamVid(tmp_path, "val")
+    assert dataset.variant == "camvid32"
     assert dataset.classes.names == ("Road", "Sky") and dataset.classes.void_id == 2
     assert np.array_equal(dataset[0][1], expected)
 
