@@ -66,6 +66,11 @@ def test_launch_files_offer_the_registered_backends(launch: Path) -> None:
     text = launch.read_text()
     if "backend" not in text:
         pytest.skip(f"{launch.name} has no backend argument")
+    if "SPEC_BY_NAME" in text:  # its node-parameter arguments take their choices from the parameters' table
+        from attendseg_ros.ros.parameters import SPEC_BY_NAME
+
+        assert set(registry.BACKEND_CHOICES) <= set(SPEC_BY_NAME["backend"].choices)
+        return
     for name in registry.BACKEND_CHOICES:
         assert name in text or "BACKEND_CHOICES" in text, f"{launch.name} does not offer {name}"
 

@@ -35,7 +35,7 @@ def export(
     calib_count: int = 32,
     calib_method: str = "percentile",
     embed: bool = False,
-    name: str = DEFAULT_NAME,
+    name: str | None = None,
     weight_bits: int | None = None,
     layouts: Sequence[str] = INT8_LAYOUTS,
 ) -> dict[str, object]:
@@ -56,6 +56,8 @@ def export(
     network, info = load_model(model)
     if input_size is not None:
         info = replace(info, input_size=tuple(input_size))
+    # the model's own name (a fine-tuned model: attendseg_<its class table>); the embedded default's with --embed
+    name = name or (DEFAULT_NAME if embed else info.name)
     info = replace(info, name=name)
     calibration_frames(data, calib_split, calib_count)  # the calibration frames exist (DatasetError otherwise)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +179,8 @@ def main(argv: list[str] | None = None) -> None:
         help="CPU layout's INT8 weight range: 7 (default; no saturation on AVX2 CPUs without VNNI) or 8 (VNNI/AMX "
         "CPUs); the tensorrt layout always uses 8",
     )
-    parser.add_argument("--name", default=DEFAULT_NAME)
+    parser.add_argument("--name", help="file name stem (default: the model's name from its sidecar; "
+                        f"{DEFAULT_NAME} with --embed)")
     parser.add_argument("--embed", action="store_true", help="also install as the package's default model")
     parser.add_argument("--evaluate", metavar="SPLIT", help="then compare FP32 and INT8 on this split")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for --evaluate")

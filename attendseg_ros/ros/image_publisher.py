@@ -26,13 +26,13 @@ import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.utilities import remove_ros_args
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ..data.camvid import DatasetError, read_rgb
-from .messages import array_to_image
+from .messages import array_to_image, wait_for_acknowledgement
 from .process import dds_profile
 
 NODE_NAME = "attendseg_publish_images"
@@ -55,18 +55,28 @@ def image_files(folder: str | Path) -> list[Path]:
     return files
 
 
+# A camera publishes best effort; reliable delivers every frame to a subscriber that asks for it.
+RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
+
+
+def vars_of(profile: QoSProfile) -> dict[str, object]:
+    """The settings of ``profile`` as keyword arguments of :class:`QoSProfile`."""
+    return {name: getattr(profile, name) for name in ("history", "depth", "reliability", "durability")}
+
+
 class ImagePublisher(Node):
     """Publishes the frames of an image folder on one topic at a fixed rate."""
 
     def __init__(self, files: list[Path], topic: str = TOPIC, rate: float = 10.0, frame_id: str = "camera",
-                 **kwargs: object) -> None:
+                 reliability: str = "best_effort", **kwargs: object) -> None:
         super().__init__(NODE_NAME, **kwargs)
         if not rate > 0:
             raise ValueError(f"--rate must be > 0 frames per second, got {rate:g}")
         self.files = files
         self.rate = rate
         self.frame_id = frame_id
-        self.publisher = self.create_publisher(Image, topic, qos_profile_sensor_data)
+        qos = QoSProfile(**{**vars_of(qos_profile_sensor_data), "reliability": RELIABILITY[reliability]})
+        self.publisher = self.create_publisher(Image, topic, qos)
         self.skipped = 0
 
     def frames(self, loop: bool) -> Iterator[tuple[Path, np.ndarray]]:
@@ -121,6 +131,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--loop", action="store_true", help="start again after the last image, until Ctrl-C")
     p.add_argument("--count", type=int, default=None, metavar="N", help="stop after N frames")
     p.add_argument("--frame-id", default="camera", help="header frame_id (default camera)")
+    p.add_argument("--reliability", choices=sorted(RELIABILITY), default="best_effort",
+                   help="QoS reliability (default best_effort, as cameras publish)")
     p.add_argument("--wait-for-subscribers", type=float, default=0.0, metavar="SECONDS",
                    help="first wait up to this long for a subscriber (0 = start at once)")
     options = p.parse_args(argv)
@@ -144,12 +156,14 @@ def main(args: list[str] | None = None) -> int:
     rclpy.init(args=argv)
     node: ImagePublisher | None = None
     try:
-        node = ImagePublisher(files, options.topic, options.rate, options.frame_id)
+        node = ImagePublisher(files, options.topic, options.rate, options.frame_id, options.reliability)
         if options.wait_for_subscribers > 0 and not node.wait_for_subscribers(options.wait_for_subscribers):
             print(f"attendseg-publish-images: error: no subscriber on {options.topic} within "
                   f"{options.wait_for_subscribers:g} s", file=sys.stderr)
             return 1
         published = node.publish_frames(options.loop, options.count)
+        if options.reliability == "reliable":  # the last frames reach every subscriber before the process goes
+            wait_for_acknowledgement(node.publisher, 5.0, node.get_logger(), "the last frames")
         # printed, not logged: after Ctrl-C the ROS context (and with it /rosout) is already gone
         print(f"attendseg-publish-images: published {published} frames from {options.folder} on {options.topic}"
               + (f" ({node.skipped} unreadable files skipped)" if node.skipped else ""), flush=True)

@@ -24,6 +24,7 @@ from attendseg_ros.cli.evaluate_bag import evaluate_bag
 from attendseg_ros.cli.export import main as export_main
 from attendseg_ros.cli.train import main as train_main
 from attendseg_ros.data import open_dataset
+from attendseg_ros.modelfiles.sidecar import read_info
 
 
 def _check(root: Path, tmp_path: Path, *extra: str) -> tuple[int, dict]:
@@ -146,8 +147,10 @@ def tuned(folder_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
                 "--steps", "2", "--batch-size", "2", "--crop", "64", "96", "--final-crop", "64", "96",
                 "--input-size", "64", "96", "--threads", "2"])
     export_main(["--model", str(out / "run" / "final.safetensors"), "--data", str(folder_dataset),
-                 "--out", str(out / "export"), "--calib-count", "2", "--name", "sidewalk7"])
-    return {"safetensors": out / "run" / "final.safetensors", "int8": out / "export" / "sidewalk7.int8.onnx"}
+                 "--out", str(out / "export"), "--calib-count", "2"])
+    name = read_info(out / "run" / "final.safetensors").name  # the files are named after the model, not CamVid
+    assert name.startswith("attendseg_") and "camvid" not in name, name
+    return {"safetensors": out / "run" / "final.safetensors", "int8": out / "export" / f"{name}.int8.onnx"}
 
 
 def test_export_calibrates_on_the_datasets_train_frames(tuned: dict[str, Path], folder_dataset: Path) -> None:

@@ -258,27 +258,32 @@ def test_normalisation_in_0_255_units_is_refused(logits_onnx: Path, classes: Pat
 
 
 def test_classes_yaml_defaults(tmp_path: Path) -> None:
-    path = classes_yaml(tmp_path / "robot" / "classes.yaml", names=("floor", "wall", "person"), colors=None,
+    colors = ((128, 64, 128), (70, 70, 70), (220, 20, 60))
+    path = classes_yaml(tmp_path / "robot" / "classes.yaml", names=("floor", "wall", "person"), colors=colors,
                         drivable=("floor",))
     table, normalization = load_classes_yaml(path)
     assert (table.name, table.names, table.void_id, table.drivable) == ("robot", ("floor", "wall", "person"), 255,
                                                                         ("floor",))
-    assert table.colors == ((0, 0, 0), (128, 0, 0), (0, 128, 0))  # the PASCAL VOC palette
+    assert table.colors == colors
     assert normalization is None
+
+
+A = "{name: a, color: [1, 2, 3]}"
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("classes: []", "`classes` must be a non-empty list"),
-        ("classes: [{name: a}, {name: a}]", r"classes\[1\]: `name` must be a non-empty string not used before"),
-        ("classes: [{name: a, color: [1, 2]}]", r"classes\[0\] \('a'\): `color` must be three integers"),
-        ("classes: [a, b]\nignore_index: 1", r"`ignore_index` must be an integer within \[2, 255\]"),
-        ("classes: [a]\ndrivable: [road]", r"`drivable` names \['road'\], which are not classes"),
-        ("classes: [a]\nmean: [0.5, 0.5, 0.5]", "give both `mean` and `std`"),
-        ("classes: [a]\nmean: [123, 116, 103]\nstd: [58, 57, 57]", "divide 0-255 values by 255"),
+        ("classes: []", "'classes' must be a non-empty list"),
+        (f"classes: [{A}, {A}]", "class name 'a' appears twice"),
+        ("classes: [{name: a}]", r"classes\[0\]\.color: expected \[r, g, b\]"),
+        ("classes: [{name: a, color: [1, 2]}]", r"classes\[0\]\.color: expected \[r, g, b\]"),
+        (f"classes: [{A}, {{name: b, color: [4, 5, 6]}}]\nignore_index: 1", "'ignore_index' 1 is a class id"),
+        (f"classes: [{A}]\ndrivable: [road]", r"'drivable' names \['road'\], which are not classes"),
+        (f"classes: [{A}]\nmean: [0.5, 0.5, 0.5]", "give both 'mean' and 'std'"),
+        (f"classes: [{A}]\nmean: [123, 116, 103]\nstd: [58, 57, 57]", "'mean' is in fractions of 255"),
         ("classes: [a\n", "cannot read the class table"),
-        ("- a\n- b", "expected a mapping with a `classes` list"),
+        ("- a\n- b", "expected a mapping with a 'classes' list"),
     ],
 )
 def test_malformed_classes_yaml_names_the_file_and_field(content: str, message: str, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from attendseg_ros.data.camvid import read_rgb
@@ -39,8 +39,11 @@ def folder(tmp_path: Path, camvid_dir: Path) -> Path:
 
 def _receive(topic: str, count: int, *args: str) -> tuple[list[Image], subprocess.CompletedProcess]:
     with Client("publish_images_test") as client:
-        received = client.collect(Image, topic, qos_profile_sensor_data)
-        process = _publisher(*args, "--topic", topic, "--wait-for-subscribers", str(TIMEOUT))
+        # reliable on both sides: every frame arrives even when discovery is slow on a loaded machine
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        received = client.collect(Image, topic, qos)
+        process = _publisher(*args, "--topic", topic, "--reliability", "reliable", "--wait-for-subscribers",
+                             str(TIMEOUT))
         try:
             client.spin_until(lambda: len(received) >= count or process.poll() is not None, TIMEOUT, "the frames")
             out, err = process.communicate(timeout=TIMEOUT)
