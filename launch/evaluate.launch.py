@@ -9,7 +9,7 @@ ground truth, then plays the bag (images and ground truth) after ``play_delay`` 
 chosen ``player``: ``ros2bag`` (``ros2 bag play``) or ``package`` (``attendseg-play-bag``, this
 package's rosbags-based player, which also waits until the node and the evaluation have subscribed).
 The default is ``ros2bag`` where ``ros2 bag`` is installed, else ``package`` (the PyPI wheels have
-no rosbag2). Bags come from ``attendseg-camvid-to-bag``. An argument this file does not declare is an
+no rosbag2). Bags come from ``attendseg-dataset-to-bag``. An argument this file does not declare is an
 error (``--show-args`` lists them).
 
 The evaluation ends ``idle_timeout`` seconds after the last frame (or after ``expected_frames``),
@@ -77,7 +77,7 @@ def ros2_bag_available() -> bool:
 def _arguments() -> tuple[tuple[str, object, str], ...]:
     default_player = "ros2bag" if ros2_bag_available() else "package"
     return (
-        ("bag", None, "rosbag2 to play (from attendseg-camvid-to-bag: images, camera_info, ground truth)"),
+        ("bag", None, "rosbag2 to play (from attendseg-dataset-to-bag: images, camera_info, ground truth)"),
         ("params_file", PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "attendseg.yaml"]),
          "segmentation node parameters (model, backend, ...)"),
         ("backend", "", f"inference backend: {' | '.join(BACKEND_CHOICES)}; empty = the backend of params_file"),

@@ -95,4 +95,3 @@ def dataset_to_bag(
     }
 
 
-camvid_to_bag = dataset_to_bag  # the name before other layouts were read

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from attendseg_ros.bag.convert import DEFAULT_START_NS, camvid_to_bag
+from attendseg_ros.bag.convert import DEFAULT_START_NS, dataset_to_bag
 from attendseg_ros.bag.io import (
     CAMERA_INFO_TOPIC,
     GT_TOPIC,
@@ -31,7 +31,7 @@ FRAMES = 3
 @pytest.mark.parametrize(("storage", "encoding"), [("mcap", "rgb8"), ("sqlite3", "bgr8")])
 def test_camvid_round_trip(camvid_dir: Path, tmp_path: Path, storage: str, encoding: str) -> None:
     out = tmp_path / "bag"
-    summary = camvid_to_bag(camvid_dir, "val", out, storage=storage, rate=5.0, encoding=encoding, limit=FRAMES)
+    summary = dataset_to_bag(camvid_dir, "val", out, storage=storage, rate=5.0, encoding=encoding, limit=FRAMES)
     assert summary["frames"] == FRAMES and summary["void_id"] == 11
     topics = bag_topics(out)
     assert {t: (s.msgtype, s.count) for t, s in topics.items()} == {
@@ -61,7 +61,7 @@ def test_camvid_round_trip(camvid_dir: Path, tmp_path: Path, storage: str, encod
 def test_camera_info_is_a_pinhole_of_the_frame_size(camvid_dir: Path, tmp_path: Path) -> None:
     from rosbags.rosbag2 import Reader
 
-    camvid_to_bag(camvid_dir, "val", tmp_path / "bag", limit=1)
+    dataset_to_bag(camvid_dir, "val", tmp_path / "bag", limit=1)
     with Reader(tmp_path / "bag") as reader:
         (connection,) = [c for c in reader.connections if c.topic == CAMERA_INFO_TOPIC]
         (_, _, raw), *_ = reader.messages([connection])
@@ -74,16 +74,16 @@ def test_camera_info_is_a_pinhole_of_the_frame_size(camvid_dir: Path, tmp_path: 
 
 def test_refuses_to_overwrite_unless_forced(camvid_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "bag"
-    camvid_to_bag(camvid_dir, "val", out, limit=1)
+    dataset_to_bag(camvid_dir, "val", out, limit=1)
     with pytest.raises(BagError, match=r"exists already.*--force"):
-        camvid_to_bag(camvid_dir, "val", out, limit=2)
-    assert camvid_to_bag(camvid_dir, "val", out, limit=2, force=True)["frames"] == 2
+        dataset_to_bag(camvid_dir, "val", out, limit=2)
+    assert dataset_to_bag(camvid_dir, "val", out, limit=2, force=True)["frames"] == 2
     assert bag_topics(out)[IMAGE_TOPIC].count == 2
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
     with pytest.raises(BagError, match="not a rosbag2 folder"):
-        camvid_to_bag(camvid_dir, "val", precious, limit=1, force=True)
+        dataset_to_bag(camvid_dir, "val", precious, limit=1, force=True)
     assert (precious / "notes.txt").is_file()
 
 
@@ -92,14 +92,14 @@ def test_force_never_deletes_a_plain_file(camvid_dir: Path, tmp_path: Path) -> N
     plain = tmp_path / "thesis.pdf"
     plain.write_bytes(b"irreplaceable")
     with pytest.raises(BagError, match="not a folder"):
-        camvid_to_bag(camvid_dir, "val", plain, limit=1, force=True)
+        dataset_to_bag(camvid_dir, "val", plain, limit=1, force=True)
     assert plain.read_bytes() == b"irreplaceable"
 
 
 def test_a_failed_conversion_keeps_the_old_bag(camvid_dir: Path, tmp_path: Path) -> None:
     """The old bag was deleted before a conversion that then failed; now the new bag replaces it only when complete."""
     out = tmp_path / "bag"
-    camvid_to_bag(camvid_dir, "val", out, limit=2)
+    dataset_to_bag(camvid_dir, "val", out, limit=2)
     before = sorted((p.name, p.read_bytes()) for p in out.iterdir())
     broken = tmp_path / "broken"
     for split in ("val", "valannot"):
@@ -110,10 +110,10 @@ def test_a_failed_conversion_keeps_the_old_bag(camvid_dir: Path, tmp_path: Path)
         (broken / "valannot" / name).write_bytes((camvid_dir / "valannot" / name).read_bytes())
     (broken / "val" / names[2]).write_bytes(b"not a png")  # the third frame fails mid-conversion
     with pytest.raises(DatasetError, match=names[2]):
-        camvid_to_bag(broken, "val", out, force=True)
+        dataset_to_bag(broken, "val", out, force=True)
     assert sorted((p.name, p.read_bytes()) for p in out.iterdir()) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no partial bag left behind
-    assert camvid_to_bag(camvid_dir, "val", out, limit=1, force=True)["frames"] == 1
+    assert dataset_to_bag(camvid_dir, "val", out, limit=1, force=True)["frames"] == 1
     assert bag_topics(out)[IMAGE_TOPIC].count == 1
 
 
@@ -268,7 +268,7 @@ def test_camvid32_layout_void_is_the_tables_void(tmp_path: Path) -> None:
     colours[3] = (64, 128, 64)
     cv2.imwrite(str(root / "val" / "f1.png"), np.full((4, 5, 3), 7, np.uint8))
     cv2.imwrite(str(root / "val_labels" / "f1_L.png"), cv2.cvtColor(colours, cv2.COLOR_RGB2BGR))
-    summary = camvid_to_bag(root, "val", tmp_path / "bag")
+    summary = dataset_to_bag(root, "val", tmp_path / "bag")
     assert (summary["layout"], summary["void_id"], summary["frames"]) == ("camvid", 3, 1)
     (frame,) = LabelledFrames(tmp_path / "bag")
     np.testing.assert_array_equal(frame.labels[:, 0], [1, 2, 3, 0])
