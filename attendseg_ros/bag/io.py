@@ -332,6 +332,7 @@ class LabelledFrames:
         self.missing_images = 0
         self.missing_labels = 0
         self.duplicates = 0
+        self.stamp_order = {"stamps_out_of_order": 0, "clock_resets": 0}  # both topics (see bag.pairing)
 
     @property
     def frames_missing(self) -> int:
@@ -344,6 +345,7 @@ class LabelledFrames:
     def __iter__(self) -> Iterator[BagFrame]:
         """One pass over the bag; the counters describe the latest pass (a second pass starts them again)."""
         self.frames = self.missing_images = self.missing_labels = self.duplicates = 0
+        self.stamp_order = dict.fromkeys(self.stamp_order, 0)
         store = typestore()
         pairer: StampPairer[tuple[int, bytes, Any], np.ndarray] = StampPairer(max_pending=self.max_pending)
         reader = _open_reader(self.path)
@@ -381,6 +383,7 @@ class LabelledFrames:
         self.missing_images = pairer.missing_left
         self.missing_labels = pairer.missing_right
         self.duplicates = pairer.duplicates
+        self.stamp_order = {"stamps_out_of_order": pairer.stamps_out_of_order, "clock_resets": pairer.clock_resets}
         if pairer.missing:
             LOGGER.warning(
                 "%s: %d ground-truth frames without an image, %d images without ground truth",

@@ -84,4 +84,4 @@ def evaluate_bag_offline(
             samples.append(Sample(frame.stamp_ns, frame.image, frame.labels, prediction))
     scorer.add_missing(frames.frames_missing)
     scorer.add_duplicates(frames.duplicates)
-    return BagEvaluation(scorer.report(), scorer.confusion.copy(), samples)
+    return BagEvaluation({**scorer.report(), **frames.stamp_order}, scorer.confusion.copy(), samples)

@@ -215,4 +215,5 @@ def run_closed_loop(
     if pairer.missing_left:
         LOGGER.warning("%d label frames had stamps that were never published", pairer.missing_left)
     engine = {"backend": infos[-1].backend, "precision": infos[-1].precision} if infos else {}
-    return BagEvaluation(scorer.report(), scorer.confusion.copy(), samples, engine)
+    stamp_order = {key: frames.stamp_order[key] + getattr(pairer, key) for key in frames.stamp_order}
+    return BagEvaluation({**scorer.report(), **stamp_order}, scorer.confusion.copy(), samples, engine)

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from attendseg_ros.bag.convert import camvid_to_bag
+from attendseg_ros.bag.convert import dataset_to_bag
 from attendseg_ros.bag.io import GT_TOPIC, IMAGE_TOPIC, IMAGE_TYPE, BagWriter, image_message
 from attendseg_ros.bag.scoring import REPORT_KEYS
-from attendseg_ros.cli import camvid_to_bag as camvid_to_bag_cli
+from attendseg_ros.cli import dataset_to_bag as dataset_to_bag_cli
 from attendseg_ros.cli import evaluate_bag as evaluate_bag_cli
 from attendseg_ros.cli.evaluate_bag import evaluate_bag
 from attendseg_ros.data.camvid import CamVid
@@ -28,9 +28,9 @@ def val_bags(camvid_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     """The first FRAMES val frames as an mcap bag (rgb8) and a sqlite3 bag (bgr8)."""
     out = tmp_path_factory.mktemp("bags")
     return {
-        "mcap": Path(camvid_to_bag(camvid_dir, "val", out / "mcap", storage="mcap", limit=FRAMES)["bag"]),
+        "mcap": Path(dataset_to_bag(camvid_dir, "val", out / "mcap", storage="mcap", limit=FRAMES)["bag"]),
         "sqlite3": Path(
-            camvid_to_bag(camvid_dir, "val", out / "sqlite3", storage="sqlite3", encoding="bgr8", limit=FRAMES)["bag"]
+            dataset_to_bag(camvid_dir, "val", out / "sqlite3", storage="sqlite3", encoding="bgr8", limit=FRAMES)["bag"]
         ),
     }
 
@@ -121,6 +121,25 @@ def test_duplicate_stamps_are_reported(camvid_dir: Path, random_model: dict[str,
             bag.write(GT_TOPIC, image_message(labels, "mono8", stamp, "camera"), stamp)
     report = evaluate_bag(tmp_path / "bag", mode="offline", backend=BACKEND, model=random_model[MODEL], progress=False)
     assert (report["frames"], report["frames_missing"], report["frames_duplicate"]) == (2, 0, 1)
+    assert (report["stamps_out_of_order"], report["clock_resets"]) == (1, 0)  # the repeat is not later
+
+
+def test_stamps_going_back_are_counted_and_a_loop_is_scored_again(
+        camvid_dir: Path, random_model: dict[str, Path], tmp_path: Path) -> None:
+    dataset = CamVid(camvid_dir, "val")
+    rgb, labels = dataset[0]
+    # 1.0 s, 0.9 s (out of order), then a loop back to the start (a clock reset): 1.0 s and 0.9 s again
+    stamps = (1_000_000_000, 900_000_000, 5_000_000_000, 1_000_000_000)
+    with BagWriter(tmp_path / "bag", storage="sqlite3") as bag:
+        bag.add_topic(IMAGE_TOPIC, IMAGE_TYPE)
+        bag.add_topic(GT_TOPIC, IMAGE_TYPE)
+        for log_time, stamp in enumerate(stamps):
+            bag.write(IMAGE_TOPIC, image_message(rgb, "rgb8", stamp, "camera"), 2 * log_time)
+            bag.write(GT_TOPIC, image_message(labels, "mono8", stamp, "camera"), 2 * log_time + 1)
+    report = evaluate_bag(tmp_path / "bag", mode="offline", backend=BACKEND, model=random_model[MODEL], progress=False)
+    assert (report["frames"], report["frames_missing"]) == (4, 0)  # the looped frame is scored again
+    assert report["stamps_out_of_order"] == 2  # 0.9 s after 1.0 s, on each topic
+    assert report["clock_resets"] == 2  # 5.0 s -> 1.0 s, on each topic
 
 
 def test_cli_truncated_bag_exits_non_zero_with_one_line(
@@ -141,11 +160,11 @@ def test_cli_converter_refuses_to_overwrite(
     camvid_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     args = ["--data", str(camvid_dir), "--split", "val", "--out", str(tmp_path / "bag"), "--limit", "1"]
-    assert camvid_to_bag_cli.main([*args, "--storage", "sqlite3"]) == 0
+    assert dataset_to_bag_cli.main([*args, "--storage", "sqlite3"]) == 0
     assert json.loads(capsys.readouterr().out)["frames"] == 1
-    assert camvid_to_bag_cli.main(args) == 1
+    assert dataset_to_bag_cli.main(args) == 1
     assert "exists already; pass --force" in capsys.readouterr().err
-    assert camvid_to_bag_cli.main([*args, "--force"]) == 0
+    assert dataset_to_bag_cli.main([*args, "--force"]) == 0
     assert list((tmp_path / "bag").glob("*.mcap")) and not list((tmp_path / "bag").glob("*.db3"))
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from foreign_models import SIDEWALK, StridedConvNet, classes_yaml, export
 
-from attendseg_ros.bag.convert import camvid_to_bag
+from attendseg_ros.bag.convert import dataset_to_bag
 from attendseg_ros.cli import bench
 from attendseg_ros.cli.evaluate import evaluate_model
 from attendseg_ros.cli.evaluate_bag import evaluate_bag
@@ -100,7 +100,7 @@ def test_attendseg_eval_scores_every_frame(camvid_model: Path, tiny_camvid: Path
 
 
 def test_the_bag_evaluation_runs_it_offline(camvid_model: Path, tiny_camvid: Path, tmp_path: Path) -> None:
-    bag = camvid_to_bag(tiny_camvid, "val", tmp_path / "bag", limit=4)["bag"]
+    bag = dataset_to_bag(tiny_camvid, "val", tmp_path / "bag", limit=4)["bag"]
     report = evaluate_bag(bag, mode="offline", backend="onnxruntime", model=camvid_model, progress=False)
     folder = evaluate_model(tiny_camvid, "val", model=camvid_model, threads=1, progress=False)
     assert (report["frames"], report["frames_missing"]) == (4, 0)

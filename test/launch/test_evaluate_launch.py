@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from attendseg_ros.bag.convert import camvid_to_bag
+from attendseg_ros.bag.convert import dataset_to_bag
 
 FRAMES = 4
 ACCURACY_KEYS = ("frames", "frames_missing", "pixel_accuracy", "mean_class_accuracy", "miou", "class_iou")
@@ -23,7 +23,7 @@ ACCURACY_KEYS = ("frames", "frames_missing", "pixel_accuracy", "mean_class_accur
 def bag(camvid_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first FRAMES val frames, recorded 0.5 s apart."""
     out = tmp_path_factory.mktemp("evaluate_launch") / "val4"
-    return Path(camvid_to_bag(camvid_dir, "val", out, rate=2.0, limit=FRAMES)["bag"])
+    return Path(dataset_to_bag(camvid_dir, "val", out, rate=2.0, limit=FRAMES)["bag"])
 
 
 def _run_to_the_end(launch: Any, timeout: float) -> tuple[int, list]:

@@ -20,7 +20,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, Image
 
-from attendseg_ros.bag.convert import camvid_to_bag
+from attendseg_ros.bag.convert import dataset_to_bag
 from attendseg_ros.bag.io import CAMERA_INFO_TOPIC, GT_TOPIC, IMAGE_TOPIC, LabelledFrames
 
 FRAMES = 4
@@ -34,7 +34,7 @@ def player() -> str:
 @pytest.fixture(scope="module")
 def bag(camvid_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("player") / "val4"
-    return Path(camvid_to_bag(camvid_dir, "val", out, rate=2.0, limit=FRAMES)["bag"])
+    return Path(dataset_to_bag(camvid_dir, "val", out, rate=2.0, limit=FRAMES)["bag"])
 
 
 @pytest.fixture
