@@ -321,6 +321,8 @@ def test_rejected_inputs_are_counted_and_warn_only_while_recent(client: Client, 
     labels = client.collect(Image, f"{OUT_B}/labels")
     diagnostics = client.collect(DiagnosticArray, "/diagnostics")
     client.spin_until(lambda: client.node.count_publishers(f"{OUT_B}/labels") > 0, TIMEOUT, "labels publisher")
+    # a count to compare with: before the first status arrives, latest() says -1 and any status would pass
+    client.spin_until(lambda: latest_status(diagnostics, CAM_B), TIMEOUT, "a first status about the camera")
     for reason, bad in _bad_images():
         before = int(latest(diagnostics, CAM_B, "rejected"))
         client.publish_until(CAM_B, bad, lambda b=before: int(latest(diagnostics, CAM_B, "rejected")) > b, TIMEOUT,
