@@ -56,7 +56,7 @@ setup(
             "attendseg-evaluate = attendseg_ros.ros.evaluation_node:main",
             "attendseg-dataset = attendseg_ros.cli.dataset:main",
             "attendseg-dataset-to-bag = attendseg_ros.cli.dataset_to_bag:main",
-            "attendseg-camvid-to-bag = attendseg_ros.cli.dataset_to_bag:main",  # its earlier name
+            "attendseg-camvid-to-bag = attendseg_ros.cli.dataset_to_bag:main",
             "attendseg-evaluate-bag = attendseg_ros.cli.evaluate_bag:main",
             "attendseg-play-bag = attendseg_ros.ros.bag_player:main",
             "attendseg-publish-images = attendseg_ros.ros.image_publisher:main",

@@ -25,7 +25,8 @@ REPORT_KEYS = (
 )
 
 
-STREAM_REPORT_KEYS = (*REPORT_KEYS, "stamps_out_of_order", "clock_resets")  # StreamEvaluator.report
+# StreamEvaluator.report and the bag evaluations: the pairer's stamp-order counters too
+STREAM_REPORT_KEYS = (*REPORT_KEYS, "stamps_out_of_order", "clock_resets")
 
 
 def _finite_or_none(value: float) -> float | None:

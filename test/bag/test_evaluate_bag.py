@@ -10,7 +10,7 @@ import pytest
 
 from attendseg_ros.bag.convert import dataset_to_bag
 from attendseg_ros.bag.io import GT_TOPIC, IMAGE_TOPIC, IMAGE_TYPE, BagWriter, image_message
-from attendseg_ros.bag.scoring import REPORT_KEYS
+from attendseg_ros.bag.scoring import STREAM_REPORT_KEYS
 from attendseg_ros.cli import dataset_to_bag as dataset_to_bag_cli
 from attendseg_ros.cli import evaluate_bag as evaluate_bag_cli
 from attendseg_ros.cli.evaluate_bag import evaluate_bag
@@ -68,7 +68,7 @@ def test_offline_equals_the_folder_evaluation(
         val_bags["mcap"], mode="offline", backend=BACKEND, model=random_model[MODEL],
         json_out=tmp_path / "result.json", report_dir=tmp_path / "report", samples=2, progress=False,
     )
-    assert tuple(report) == REPORT_KEYS
+    assert tuple(report) == STREAM_REPORT_KEYS
     _assert_same_accuracy(report, folder_report, 1e-9)
     assert (report["frames"], report["frames_missing"]) == (FRAMES, 0)
     assert 0 < report["latency_ms_p50"] <= report["latency_ms_p99"] and report["fps"] > 0
